@@ -1,0 +1,63 @@
+"""The running platform: settings, database, encryption keys and ledger, built once per process."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from .config import Settings
+from .db import make_engine, make_session_factory
+
+
+class Platform:
+    """Everything a command, the web app or a test needs, opened lazily and closed together."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ledger = None
+        self._lock = threading.Lock()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url, self.settings.database.echo)
+
+    @cached_property
+    def session_factory(self):
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def policy(self):
+        from issuance.accounts import Policy
+
+        return Policy.from_settings(self.settings)
+
+    def uow(self):
+        """A new unit of work whose cipher uses this deployment's keys."""
+        from issuance import keyring
+        from issuance.unit_of_work import UnitOfWork
+
+        kek_path = self.settings.kek_path
+        return UnitOfWork(self.session_factory, lambda u: keyring.cipher_for(u.session, kek_path), self.settings)
+
+    @property
+    def ledger(self):
+        """The ledger chosen by ``blockchain.enabled``; the local store when it is false."""
+        with self._lock:
+            if self._ledger is None:
+                if self.settings.blockchain.enabled:
+                    raise RuntimeError("blockchain.enabled = true needs the chain ledger, which this build "
+                                       "does not include yet; set blockchain.enabled = false")
+                from ledger.local import LocalLedger
+
+                self._ledger = LocalLedger(self.settings.ledger_path)
+            return self._ledger
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+        if "engine" in self.__dict__:
+            self.engine.dispose()

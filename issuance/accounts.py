@@ -1,0 +1,216 @@
+"""Users: login with lockout, roles per department, password changes, switching department."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy import func, select
+
+from certledger.db.base import utcnow
+from . import audit
+from .context import Actor
+from .errors import AccountLocked, AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
+from .models import Department, Role, RoleCode, User, UserRole
+from .models.org import ReviewState
+from argon2 import PasswordHasher
+
+from .passwords import DEFAULT_HASHER, check_policy, hash_password, make_hasher, needs_rehash, verify_password
+from .unit_of_work import UnitOfWork
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9-]{5,20}$")
+
+
+@dataclass(frozen=True)
+class Policy:
+    admin_role_id: int = 1
+    lockout_threshold: int = 3
+    min_length: int = 8
+    min_classes: int = 3
+    hasher: PasswordHasher = field(default=DEFAULT_HASHER, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings) -> "Policy":
+        s = settings.security
+        return cls(settings.platform.admin_role_id, s.lockout_threshold, s.password_min_length, s.password_min_classes,
+                   make_hasher(s.argon2_time_cost, s.argon2_memory_kib))
+
+
+def actor_for(uow: UnitOfWork, user: User, policy: Policy, ip: str = "", department_id: int | None = None) -> Actor:
+    """Build the acting identity of a user in one of their departments (default: the current)."""
+    session = uow.session
+    dept_id = department_id if department_id is not None else user.current_department_id
+    links = session.execute(select(UserRole).where(UserRole.user_id == user.id)).scalars().all()
+    is_admin = any(l.role_id == policy.admin_role_id for l in links)
+    if dept_id is not None and not is_admin and not any(l.department_id == dept_id for l in links):
+        dept_id = None
+    role_ids = {l.role_id for l in links if l.department_id == dept_id or l.department_id is None}
+    codes = set(session.execute(select(Role.code).where(Role.id.in_(role_ids))).scalars()) if role_ids else set()
+    return Actor(user.id, user.username, user.tenant_id, dept_id, frozenset(codes), is_admin, ip)
+
+
+def authenticate(uow: UnitOfWork, username: str, password: str, policy: Policy, ip: str = "") -> Actor:
+    """Check a password; the N-th consecutive failure locks the account until an admin unlocks it.
+
+    Failures are committed before the error is raised, so the count survives the refusal.
+    """
+    session = uow.session
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        # the same answer as a wrong password: do not reveal which user names exist
+        if user is None:
+            verify_password(policy.hasher.hash("x"), password, policy.hasher)  # same timing as a real check
+        raise AuthenticationFailed("wrong user name or password")
+    system = Actor(user.id, user.username, user.tenant_id, None, ip=ip)
+    if user.locked:
+        raise AccountLocked(f"account {username} is locked after {policy.lockout_threshold} failed logins; "
+                            "ask an administrator to unlock it")
+    if not verify_password(user.password_hash, password, policy.hasher):
+        user.failed_logins += 1
+        if user.failed_logins >= policy.lockout_threshold:
+            user.locked, user.locked_at = True, utcnow()
+            audit.record(session, system, "user.locked", "user", user.id, failures=user.failed_logins)
+            uow.commit()
+            raise AccountLocked(f"account {username} is now locked after {user.failed_logins} failed logins; "
+                                "ask an administrator to unlock it")
+        audit.record(session, system, "user.login_failed", "user", user.id, failures=user.failed_logins)
+        uow.commit()
+        left = policy.lockout_threshold - user.failed_logins
+        raise AuthenticationFailed(f"wrong user name or password ({left} attempt(s) left before the account is locked)")
+    user.failed_logins = 0
+    if needs_rehash(user.password_hash, policy.hasher):
+        user.password_hash = hash_password(password, policy.hasher)
+    actor = actor_for(uow, user, policy, ip)
+    audit.record(session, actor, "user.login", "user", user.id)
+    uow.commit()
+    return actor
+
+
+def _role_ids(uow: UnitOfWork, grants: Iterable[tuple[str, int | None]]) -> list[tuple[int, int | None]]:
+    by_code = {r.code: r.id for r in uow.session.execute(select(Role)).scalars()}
+    out = []
+    for code, dept in grants:
+        if code not in by_code:
+            raise ValidationError({"roles": f"unknown role {code!r}"})
+        out.append((by_code[code], dept))
+    return out
+
+
+def create_user(uow: UnitOfWork, actor: Actor, policy: Policy, username: str, password: str,
+                display_name: str = "", email: str = "", phone: str = "",
+                roles: Iterable[tuple[str, int | None]] = ()) -> User:
+    """Admins create anyone; a department admin creates users of their own department only."""
+    roles = list(roles)
+    if not actor.is_admin:
+        actor.require(RoleCode.DEPT_ADMIN)
+        if any(dept != actor.department_id for _, dept in roles):
+            raise PermissionDenied("a department admin grants roles in their own department only")
+    errors = {}
+    if not USERNAME.match(username or ""):
+        errors["username"] = "3-64 letters, digits or _ . @ -"
+    if email and not EMAIL.match(email):
+        errors["email"] = "not an e-mail address"
+    if phone and not PHONE.match(phone):
+        errors["phone"] = "not a phone number"
+    if errors:
+        raise ValidationError(errors)
+    check_policy(password, policy.min_length, policy.min_classes)
+    session = uow.session
+    if session.execute(select(func.count()).select_from(User).where(User.username == username)).scalar():
+        raise Conflict(f"user name {username!r} is taken")
+    user = User(tenant_id=actor.tenant_id, username=username, display_name=display_name or username,
+                email=email, phone=phone, password_hash=hash_password(password, policy.hasher), password_changed_at=utcnow())
+    session.add(user)
+    session.flush()
+    for role_id, dept in _role_ids(uow, roles):
+        session.add(UserRole(user_id=user.id, role_id=role_id, department_id=dept))
+        if dept is not None and user.current_department_id is None:
+            user.current_department_id = dept
+    audit.record(session, actor, "user.create", "user", user.id, username=username, roles=roles)
+    return user
+
+
+def grant_role(uow: UnitOfWork, actor: Actor, user_id: int, role_code: str, department_id: int | None) -> None:
+    if not actor.is_admin:
+        actor.require(RoleCode.DEPT_ADMIN)
+        if department_id != actor.department_id:
+            raise PermissionDenied("a department admin grants roles in their own department only")
+    user = get_user(uow, actor, user_id)
+    [(role_id, dept)] = _role_ids(uow, [(role_code, department_id)])
+    exists = uow.session.execute(select(UserRole).where(
+        UserRole.user_id == user.id, UserRole.role_id == role_id, UserRole.department_id == dept)).scalar_one_or_none()
+    if exists is None:
+        uow.session.add(UserRole(user_id=user.id, role_id=role_id, department_id=dept))
+    if dept is not None and user.current_department_id is None:
+        user.current_department_id = dept
+    audit.record(uow.session, actor, "user.grant_role", "user", user.id, role=role_code, department_id=dept)
+
+
+def get_user(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    user = uow.session.get(User, user_id)
+    if user is None or user.tenant_id != actor.tenant_id:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def unlock(uow: UnitOfWork, actor: Actor, user_id: int) -> None:
+    actor.require_admin()
+    user = get_user(uow, actor, user_id)
+    user.locked, user.locked_at, user.failed_logins = False, None, 0
+    audit.record(uow.session, actor, "user.unlock", "user", user.id)
+
+
+def change_password(uow: UnitOfWork, actor: Actor, policy: Policy, old: str, new: str, confirm: str) -> None:
+    user = get_user(uow, actor, actor.user_id)
+    if not verify_password(user.password_hash, old, policy.hasher):
+        raise ValidationError({"old_password": "the current password is wrong"})
+    if new != confirm:
+        raise ValidationError({"confirm_password": "the two new passwords differ"})
+    if new == old:
+        raise ValidationError({"new_password": "choose a password different from the current one"})
+    check_policy(new, policy.min_length, policy.min_classes, field="new_password")
+    user.password_hash, user.password_changed_at = hash_password(new, policy.hasher), utcnow()
+    audit.record(uow.session, actor, "user.change_password", "user", user.id)
+
+
+def update_profile(uow: UnitOfWork, actor: Actor, display_name: str, email: str, phone: str) -> User:
+    errors = {}
+    if not display_name.strip() or len(display_name) > 64:
+        errors["display_name"] = "1-64 characters"
+    if email and not EMAIL.match(email):
+        errors["email"] = "not an e-mail address"
+    if phone and not PHONE.match(phone):
+        errors["phone"] = "not a phone number"
+    if errors:
+        raise ValidationError(errors)
+    user = get_user(uow, actor, actor.user_id)
+    user.display_name, user.email, user.phone = display_name.strip(), email, phone
+    audit.record(uow.session, actor, "user.update_profile", "user", user.id)
+    return user
+
+
+def departments_of(uow: UnitOfWork, user: User) -> list[Department]:
+    ids = {l.department_id for l in uow.session.execute(select(UserRole).where(UserRole.user_id == user.id)).scalars()
+           if l.department_id is not None}
+    if not ids:
+        return []
+    return list(uow.session.execute(select(Department).where(Department.id.in_(ids)).order_by(Department.name)).scalars())
+
+
+def switch_department(uow: UnitOfWork, actor: Actor, policy: Policy, department_id: int) -> Actor:
+    """A user in several departments works in one at a time; roles follow the department."""
+    user = get_user(uow, actor, actor.user_id)
+    dept = uow.session.get(Department, department_id)
+    if dept is None or dept.tenant_id != actor.tenant_id:
+        raise NotFound(f"department {department_id} not found")
+    if not actor.is_admin and department_id not in {d.id for d in departments_of(uow, user)}:
+        raise PermissionDenied(f"{actor.username} is not a member of {dept.name}")
+    if dept.status is not ReviewState.APPROVED and not actor.is_admin:
+        raise PermissionDenied(f"{dept.name} has not been approved yet")
+    user.current_department_id = department_id
+    new_actor = actor_for(uow, user, policy, actor.ip, department_id)
+    audit.record(uow.session, new_actor, "user.switch_department", "department", department_id)
+    return new_actor

@@ -1,0 +1,104 @@
+"""One approval engine for every reviewed step: onboarding, type, catalog, entry, issuance.
+
+A workflow is a list of steps. An item waiting in a step's ``pending`` state can be approved
+(it moves to ``approved``) or rejected with a reason (it goes back to the previous step's state).
+Every decision is kept in ``approval_records`` so the full history of an item can be shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, states
+from .context import Actor
+from .errors import IllegalTransition, PermissionDenied, ValidationError
+from .models import ApprovalRecord, RoleCode
+
+Decider = Callable[[Actor, object], None]
+
+
+def _admin(actor: Actor, _item: object) -> None:
+    actor.require_admin()
+
+
+def _department_reviewer(actor: Actor, item: object) -> None:
+    actor.require(RoleCode.REVIEWER, RoleCode.DEPT_ADMIN)
+    if not actor.can_see_department(getattr(item, "department_id")):
+        raise PermissionDenied("items of another department cannot be reviewed")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    pending: str
+    approved: str
+    rejected: str
+    decider: Decider
+
+
+@dataclass(frozen=True)
+class Workflow:
+    kind: str
+    steps: tuple[Step, ...]
+    submit_to: str = "submitted"
+
+    def step_pending_in(self, state: str) -> Step | None:
+        return next((s for s in self.steps if s.pending == state), None)
+
+
+DEPARTMENT_ONBOARDING = Workflow("department", (Step("onboarding", "submitted", "approved", "rejected", _admin),))
+TYPE_REVIEW = Workflow("certificate_type", (Step("type_review", "submitted", "approved", "draft", _admin),))
+CATALOG_REVIEW = Workflow("catalog", (Step("catalog_review", "submitted", "approved", "rejected", _admin),))
+CERTIFICATE = Workflow("certificate", (
+    Step("entry_review", "submitted", "approved", "draft", _department_reviewer),
+    Step("issuance_review", "approved", "issuing", "submitted", _department_reviewer),
+))
+
+
+def _state(item) -> str:
+    return item.status.value if hasattr(item.status, "value") else str(item.status)
+
+
+def _log(session: Session, actor: Actor, wf: Workflow, item, step: str, action: str,
+         before: str, reason: str = "") -> ApprovalRecord:
+    rec = ApprovalRecord(subject_kind=wf.kind, subject_id=item.id, step=step, action=action,
+                         from_state=before, to_state=_state(item), reason=reason, actor_id=actor.user_id)
+    session.add(rec)
+    audit.record(session, actor, f"{wf.kind}.{action}", wf.kind, item.id, step=step,
+                 from_state=before, to_state=_state(item), reason=reason)
+    return rec
+
+
+def submit(session: Session, actor: Actor, wf: Workflow, item) -> ApprovalRecord:
+    """Send an item to the first review step of its workflow."""
+    before = _state(item)
+    states.advance(wf.kind, item, wf.submit_to)
+    session.flush()
+    return _log(session, actor, wf, item, wf.steps[0].name, "submit", before)
+
+
+def decide(session: Session, actor: Actor, wf: Workflow, item, approve: bool, reason: str = "") -> ApprovalRecord:
+    """Approve, or reject with a reason back to the previous step."""
+    before = _state(item)
+    step = wf.step_pending_in(before)
+    if step is None:
+        ident = getattr(item, "identifier", None) or item.id
+        raise IllegalTransition(wf.kind, ident, before, "approved" if approve else "rejected",
+                                "it is not waiting for a review")
+    step.decider(actor, item)
+    if not approve and not reason.strip():
+        raise ValidationError({"reason": "a rejection needs a reason"})
+    states.advance(wf.kind, item, step.approved if approve else step.rejected)
+    session.flush()
+    return _log(session, actor, wf, item, step.name, "approve" if approve else "reject", before, reason.strip())
+
+
+def history(session: Session, kind: str, subject_id: int) -> list[ApprovalRecord]:
+    return list(session.execute(
+        select(ApprovalRecord).where(ApprovalRecord.subject_kind == kind, ApprovalRecord.subject_id == subject_id)
+        .order_by(ApprovalRecord.id)
+    ).scalars())

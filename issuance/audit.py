@@ -1,0 +1,68 @@
+"""Appending to and checking the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from certledger.db.base import utcnow
+from .context import Actor
+from .models import AuditEntry
+
+GENESIS = "0" * 64
+
+
+def _entry_hash(prev_hash: str, e: AuditEntry) -> str:
+    body = json.dumps(
+        [prev_hash, e.at.isoformat(), e.tenant_id, e.actor_id, e.actor_name, e.department_id, e.ip,
+         e.action, e.subject_kind, e.subject_id, e.detail],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(session: Session, actor: Actor, action: str, subject_kind: str = "", subject_id: int | None = None,
+           **detail: object) -> AuditEntry:
+    """Add an audit entry to the session; it commits with the change it describes.
+
+    The last entry is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain.
+    """
+    last = session.execute(
+        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
+    ).scalar_one_or_none()
+    entry = AuditEntry(
+        at=utcnow(), tenant_id=actor.tenant_id or None, actor_id=actor.user_id, actor_name=actor.username,
+        department_id=actor.department_id, ip=actor.ip, action=action, subject_kind=subject_kind,
+        subject_id=subject_id,
+        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+    )
+    entry.prev_hash = last or GENESIS
+    entry.hash = _entry_hash(entry.prev_hash, entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    ok: bool
+    entries: int
+    problem: str | None = None
+
+
+def verify_chain(session: Session) -> AuditCheck:
+    """Walk the log in order; report the first entry whose hash or link does not hold."""
+    prev = GENESIS
+    count = 0
+    for e in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars():
+        count += 1
+        if e.prev_hash != prev:
+            return AuditCheck(False, count, f"audit entry {e.id}: link to previous entry broken (missing entry?)")
+        if _entry_hash(prev, e) != e.hash:
+            return AuditCheck(False, count, f"audit entry {e.id}: content changed after it was written")
+        prev = e.hash
+    return AuditCheck(True, count)

@@ -1,0 +1,19 @@
+"""SQLAlchemy models of the domain. Importing this package registers every table."""
+
+from .org import Tenant, Department, Role, User, UserRole, RoleCode
+from .matters import Matter, MatterTypeLink
+from .cert_types import CertificateType, TypeField, ValueType
+from .catalogs import Catalog, ShareType
+from .certificates import Certificate, CertificateCopy, CertificateStatus, SerialCounter
+from .approvals import ApprovalRecord
+from .audit import AuditEntry
+from .keys import DataKey
+
+__all__ = [
+    "Tenant", "Department", "Role", "User", "UserRole", "RoleCode",
+    "Matter", "MatterTypeLink",
+    "CertificateType", "TypeField", "ValueType",
+    "Catalog", "ShareType",
+    "Certificate", "CertificateCopy", "CertificateStatus", "SerialCounter",
+    "ApprovalRecord", "AuditEntry", "DataKey",
+]

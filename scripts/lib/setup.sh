@@ -1,0 +1,54 @@
+# Shared set-up for scripts/run and scripts/test: system packages, the virtualenv, the project.
+# Sourced, not executed. Everything comes from the package registries (Debian, PyPI) only.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+_apt_updated=0
+apt_install() {
+  # apt_install PKG...: install Debian packages that are missing (root, or sudo without password).
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      log "need Debian packages: ${missing[*]} (run as root or install them)"; return 1; fi
+  fi
+  if [ $_apt_updated -eq 0 ]; then
+    log "apt-get update"; $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null; _apt_updated=1
+  fi
+  log "apt-get install ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python_for_venv() {
+  for py in python3.13 python3.12 python3.11 python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$py"; return 0
+    fi
+  done
+  log "Python 3.11 or newer is required"; return 1
+}
+
+ensure_venv() {
+  # ensure_venv [EXTRAS]: create .venv and install the project (editable) when pyproject changed.
+  local extras="${1:-}"
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py; py="$(python_for_venv)"
+    "$py" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && "$py" -m venv "$VENV"; }
+  fi
+  local spec="." stamp="$VENV/.certledger-installed"
+  [ -n "$extras" ] && spec=".[$extras]"
+  local want; want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)-$extras"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the project into .venv ($spec)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel 2>&1 | grep -v '^WARNING: Location' >&2 || true
+    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec") 2>&1 \
+      | grep -v '^WARNING: Location' >&2 || true
+    "$VENV/bin/python" -c 'import certledger, flask, plyvel, sqlalchemy' || { log "installation failed"; return 1; }
+    echo "$want" > "$stamp"
+  fi
+}

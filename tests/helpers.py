@@ -1,0 +1,47 @@
+"""Builders used by several test modules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SAMPLE = json.loads((Path(__file__).resolve().parents[1] / "issuance" / "data" / "business_licence_type.json")
+                    .read_text(encoding="utf-8"))
+TYPE_CODE = "11100000000013338W032"
+HOLDER_CODE = "91230199MA1BXXXX0E"  # fixed below to a valid USCC
+
+
+def valid_uscc(seed: int) -> str:
+    """A valid unified social credit code (check character computed by python-stdnum)."""
+    from stdnum.cn import uscc
+
+    body = f"9123010{seed:010d}"[:17]
+    return body + uscc.calc_check_digit(body)
+
+
+def licence_values(name: str = "哈尔滨某某科技有限公司") -> dict:
+    return {"ENTNAME": name, "dom": "哈尔滨市南岗区某路1号", "name": "张三", "REPORTTYPE": "有限责任公司",
+            "opscope": "软件开发", "estdate": "2019-02-03"}
+
+
+def approved_licence_type(world, code: str = TYPE_CODE, annual_review: bool = False):
+    from issuance import cert_types
+
+    args = cert_types.from_sample(SAMPLE, code)
+    args["annual_review"] = annual_review
+    with world.uow() as uow:
+        t = cert_types.create(uow, world.dept_admin, **args)
+        cert_types.submit(uow, world.dept_admin, t.id)
+        uow.commit()
+    with world.uow() as uow:
+        cert_types.review(uow, world.admin, t.id, True)
+        uow.commit()
+    return t
+
+
+def basic(seed: int = 1, **over) -> dict:
+    code = valid_uscc(seed)
+    b = {"holder": f"企业{seed}", "holder_code": code, "number": code, "issue_date": "2024-03-01",
+         "valid_from": "2024-03-01", "valid_to": "2044-02-29"}
+    b.update(over)
+    return b

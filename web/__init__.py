@@ -1,0 +1,1 @@
+"""The management web app (Flask): thin views over the services of ``issuance``."""

@@ -1,0 +1,98 @@
+"""Login, logout and the signed-in user of each request (session bound to the client IP)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from issuance import accounts
+from issuance.errors import AccountLocked, AuthenticationFailed
+from issuance.models import User
+
+bp = Blueprint("auth", __name__)
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def current_actor():
+    """The Actor of the signed-in user, or None; a session used from another IP is dropped."""
+    if "actor" in g:
+        return g.actor
+    g.actor = None
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    if session.get("ip") != client_ip():
+        session.clear()
+        return None
+    platform = g.platform
+    with platform.uow() as uow:
+        user = uow.session.get(User, uid)
+        if user is None or not user.active or user.locked:
+            session.clear()
+            return None
+        g.actor = accounts.actor_for(uow, user, platform.policy, client_ip())
+        g.user_display = user.display_name
+    return g.actor
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_actor() is None:
+            return redirect(url_for("auth.login", next=request.path))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("status.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        if not username or not password:
+            error = _("请输入用户名和密码")
+        else:
+            platform = g.platform
+            try:
+                with platform.uow() as uow:
+                    actor = accounts.authenticate(uow, username, password, platform.policy, client_ip())
+            except AccountLocked:
+                error = _("连续三次密码输入错误，账号已被禁用，请联系管理员解锁")
+            except AuthenticationFailed:
+                error = _("用户名或密码错误")
+            else:
+                session.clear()
+                session.permanent = True
+                session["uid"], session["ip"] = actor.user_id, client_ip()
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    flash(_("已退出登录"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    from .app import LANGUAGES
+
+    if code not in LANGUAGES:
+        abort(400)
+    session["lang"] = code
+    return redirect(_safe_next(request.form.get("next")))
