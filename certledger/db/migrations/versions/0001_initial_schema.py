@@ -52,7 +52,6 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('draft', 'submitted', 'approved', 'rejected', 'disabled', name='review_state', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', certledger.db.base.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_departments_created_by_id_users'), use_alter=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_departments_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_departments')),
     sa.UniqueConstraint('tenant_id', 'code', name=op.f('uq_departments_tenant_id_code'))
@@ -101,6 +100,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_tenant_id'), ['tenant_id'], unique=False)
+
+    # departments and users refer to each other: this key is added once both tables exist
+    with op.batch_alter_table('departments', schema=None) as batch_op:
+        batch_op.create_foreign_key(op.f('fk_departments_created_by_id_users'), 'users', ['created_by_id'], ['id'])
 
     op.create_table('approval_records',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -362,6 +365,9 @@ def downgrade() -> None:
     op.drop_table('approval_records')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_tenant_id'))
+
+    with op.batch_alter_table('departments', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('fk_departments_created_by_id_users'), type_='foreignkey')
 
     op.drop_table('users')
     with op.batch_alter_table('matters', schema=None) as batch_op:

@@ -1,0 +1,49 @@
+import pytest
+from sqlalchemy import select, text
+
+from issuance import audit
+from issuance.models import AuditEntry
+from issuance.models.audit import AppendOnlyError
+
+
+def test_every_change_is_audited_with_actor_and_address(world):
+    with world.uow() as uow:
+        entries = uow.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        actions = [e.action for e in entries]
+        assert "department.apply" in actions and "department.approve" in actions and "user.create" in actions
+        approve = next(e for e in entries if e.action == "department.approve")
+        assert approve.actor_name == "admin" and approve.ip == "127.0.0.1"
+        assert audit.verify_chain(uow.session).ok
+
+
+def test_audit_entries_cannot_be_changed_or_deleted_through_the_orm(world):
+    with world.uow() as uow:
+        e = uow.session.execute(select(AuditEntry).limit(1)).scalar_one()
+        e.action = "forged"
+        with pytest.raises(AppendOnlyError):
+            uow.session.flush()
+    with world.uow() as uow:
+        e = uow.session.execute(select(AuditEntry).limit(1)).scalar_one()
+        uow.session.delete(e)
+        with pytest.raises(AppendOnlyError):
+            uow.session.flush()
+
+
+def test_tampering_behind_the_orm_is_detected(world):
+    with world.uow() as uow:
+        ids = uow.session.execute(select(AuditEntry.id).order_by(AuditEntry.id)).scalars().all()
+        uow.session.execute(text("update audit_log set detail = '{\"forged\": 1}' where id = :i"), {"i": ids[2]})
+        uow.commit()
+    with world.uow() as uow:
+        report = audit.verify_chain(uow.session)
+    assert not report.ok and f"audit entry {ids[2]}" in report.problem and "changed" in report.problem
+
+
+def test_deleted_entry_is_detected(world):
+    with world.uow() as uow:
+        ids = uow.session.execute(select(AuditEntry.id).order_by(AuditEntry.id)).scalars().all()
+        uow.session.execute(text("delete from audit_log where id = :i"), {"i": ids[3]})
+        uow.commit()
+    with world.uow() as uow:
+        report = audit.verify_chain(uow.session)
+    assert not report.ok and f"audit entry {ids[4]}" in report.problem and "missing" in report.problem

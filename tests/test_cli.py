@@ -1,0 +1,109 @@
+"""The `certledger` command, run as a real process where exit codes and output lines matter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from certledger.cli import cli
+
+BIN = Path(sys.executable).with_name("certledger")
+
+
+def run(*args, env=None, data=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("CERTLEDGER_", "BECP_"))}
+    e.update(env or {})
+    cmd = [str(BIN)] + (["--data-dir", str(data)] if data else []) + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli") / "data"
+    r = run("init", str(d))
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_init_creates_a_complete_data_directory(initialised):
+    d = initialised
+    assert (d / "config.toml").exists() and (d / "certledger.db").exists() and (d / "keys" / "kek.bin").exists()
+    assert (d / "ledger").is_dir()
+    assert (d / "keys" / "kek.bin").stat().st_mode & 0o077 == 0
+    pw = (d / "keys" / "initial_admin_password").read_text().strip()
+    assert len(pw) >= 12
+    cfg = (d / "config.toml").read_text()
+    assert "secret_key" in cfg and pw not in cfg
+
+
+def test_init_refuses_an_initialised_directory_unless_exist_ok(initialised):
+    r = run("init", str(initialised))
+    assert r.returncode == 1 and "already a data directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert run("init", "--exist-ok", str(initialised)).returncode == 0
+
+
+def test_data_dir_from_environment(initialised):
+    r = run("config", "check", env={"CERTLEDGER_DATA": str(initialised)})
+    assert r.returncode == 0 and "local store" in r.stdout
+
+
+def test_config_typo_stops_with_one_line(initialised, tmp_path):
+    import shutil
+
+    d = tmp_path / "typo"
+    shutil.copytree(initialised, d)
+    with open(d / "config.toml", "a") as f:
+        f.write("\n[ledger]\npth = 'x'\n")
+    r = run("config", "check", data=d)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"config error: unknown key 'ledger.pth' in {d / 'config.toml'} (did you mean 'ledger.path'?)"]
+
+
+def test_bad_environment_value_stops_serve_with_one_line(initialised):
+    r = run("serve", data=initialised, env={"CERTLEDGER_SERVER__PORT": "eighty"})
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "server.port" in r.stderr
+
+
+def test_missing_data_directory(tmp_path):
+    r = run("config", "check", data=tmp_path / "nowhere")
+    assert r.returncode == 1 and "is not a data directory" in r.stderr
+
+
+def test_config_show_masks_secrets(initialised):
+    r = run("config", "show", data=initialised)
+    assert r.returncode == 0 and "server.secret_key = '********'" in r.stdout
+    assert "blockchain.enabled = False" in r.stdout
+
+
+def test_seed_alias_switches_ledger_mode(initialised):
+    r = run("config", "check", data=initialised, env={"BECP_ECMS_BLOCKCHAIN_ENABLED": "true"})
+    assert r.returncode == 0 and "chain" in r.stdout
+
+
+def test_users_create_list_unlock_and_audit(initialised):
+    r = run("user", "create", "auditor1", "--password", "Audit-pass-9", "--name", "审计员", data=initialised)
+    assert r.returncode == 0, r.stderr
+    r = run("user", "create", "weak", "--password", "short", data=initialised)
+    assert r.returncode == 1 and "at least 8 characters" in r.stderr
+    r = run("user", "list", data=initialised)
+    assert "auditor1" in r.stdout and "admin" in r.stdout
+    r = run("user", "unlock", "ghost", data=initialised)
+    assert r.returncode == 1 and "no user ghost" in r.stderr
+    r = run("audit", "check", data=initialised)
+    assert r.returncode == 0 and "audit log ok" in r.stdout
+
+
+def test_db_current_is_head(initialised):
+    r = run("db", "current", data=initialised)
+    assert r.returncode == 0 and r.stdout.split()[0] == "0001"
+
+
+def test_in_process_help_lists_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("init", "serve", "ledger", "user", "config", "db", "audit"):
+        assert cmd in result.output
