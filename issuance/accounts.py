@@ -12,7 +12,7 @@ from certledger.db.base import utcnow
 from . import audit
 from .context import Actor
 from .errors import AccountLocked, AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
-from .models import Department, Role, RoleCode, User, UserRole
+from .models import Department, Role, RoleCode, Tenant, User, UserRole
 from .models.org import ReviewState
 from argon2 import PasswordHasher
 
@@ -47,9 +47,14 @@ def actor_for(uow: UnitOfWork, user: User, policy: Policy, ip: str = "", departm
     is_admin = any(l.role_id == policy.admin_role_id for l in links)
     if dept_id is not None and not is_admin and not any(l.department_id == dept_id for l in links):
         dept_id = None
+    dept = session.get(Department, dept_id) if dept_id is not None else None
+    # the tenant follows the current department; a platform admin may also pick one without a department
+    tenant_id = dept.tenant_id if dept else (user.current_tenant_id or user.tenant_id)
+    if is_admin and user.current_tenant_id and dept and dept.tenant_id != user.current_tenant_id:
+        dept_id, tenant_id = None, user.current_tenant_id
     role_ids = {l.role_id for l in links if l.department_id == dept_id or l.department_id is None}
     codes = set(session.execute(select(Role.code).where(Role.id.in_(role_ids))).scalars()) if role_ids else set()
-    return Actor(user.id, user.username, user.tenant_id, dept_id, frozenset(codes), is_admin, ip)
+    return Actor(user.id, user.username, tenant_id, dept_id, frozenset(codes), is_admin, ip)
 
 
 def authenticate(uow: UnitOfWork, username: str, password: str, policy: Policy, ip: str = "") -> Actor:
@@ -151,7 +156,7 @@ def grant_role(uow: UnitOfWork, actor: Actor, user_id: int, role_code: str, depa
 
 def get_user(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
     user = uow.session.get(User, user_id)
-    if user is None or user.tenant_id != actor.tenant_id:
+    if user is None or (user.tenant_id != actor.tenant_id and user.id != actor.user_id):
         raise NotFound(f"user {user_id} not found")
     return user
 
@@ -204,13 +209,38 @@ def switch_department(uow: UnitOfWork, actor: Actor, policy: Policy, department_
     """A user in several departments works in one at a time; roles follow the department."""
     user = get_user(uow, actor, actor.user_id)
     dept = uow.session.get(Department, department_id)
-    if dept is None or dept.tenant_id != actor.tenant_id:
+    if dept is None:
         raise NotFound(f"department {department_id} not found")
     if not actor.is_admin and department_id not in {d.id for d in departments_of(uow, user)}:
         raise PermissionDenied(f"{actor.username} is not a member of {dept.name}")
     if dept.status is not ReviewState.APPROVED and not actor.is_admin:
         raise PermissionDenied(f"{dept.name} has not been approved yet")
     user.current_department_id = department_id
+    user.current_tenant_id = dept.tenant_id
     new_actor = actor_for(uow, user, policy, actor.ip, department_id)
     audit.record(uow.session, new_actor, "user.switch_department", "department", department_id)
+    return new_actor
+
+
+def tenants_of(uow: UnitOfWork, actor: Actor) -> list[Tenant]:
+    """Admins reach every tenant; others the tenants of the departments they belong to."""
+    stmt = select(Tenant).order_by(Tenant.code)
+    if not actor.is_admin:
+        user = get_user(uow, actor, actor.user_id)
+        stmt = stmt.where(Tenant.id.in_({d.tenant_id for d in departments_of(uow, user)} or {user.tenant_id}))
+    return list(uow.session.execute(stmt).scalars())
+
+
+def switch_tenant(uow: UnitOfWork, actor: Actor, policy: Policy, tenant_id: int) -> Actor:
+    """Work in another tenant: members move to their first department there; admins need none."""
+    if tenant_id not in {t.id for t in tenants_of(uow, actor)}:
+        raise PermissionDenied(f"{actor.username} has no access to tenant {tenant_id}")
+    user = get_user(uow, actor, actor.user_id)
+    in_tenant = [d for d in departments_of(uow, user) if d.tenant_id == tenant_id and d.status is ReviewState.APPROVED]
+    user.current_tenant_id = tenant_id
+    user.current_department_id = in_tenant[0].id if in_tenant else None
+    if not in_tenant and not actor.is_admin:
+        raise PermissionDenied(f"{actor.username} has no approved department in tenant {tenant_id}")
+    new_actor = actor_for(uow, user, policy, actor.ip)
+    audit.record(uow.session, new_actor, "user.switch_tenant", "tenant", tenant_id)
     return new_actor

@@ -133,3 +133,27 @@ def test_profile_update_validates(world):
             accounts.update_profile(uow, world.clerk, "", "x", "abc")
         u = accounts.update_profile(uow, world.clerk, "李四", "li@example.gov.cn", "0451-1234567")
         assert u.display_name == "李四"
+
+
+def test_tenants_isolate_and_admin_switches_tenant(world):
+    from issuance import departments, tenants
+
+    with world.uow() as uow:
+        with pytest.raises(PermissionDenied):
+            tenants.create(uow, world.clerk, "230600", "大庆市")
+        t2 = tenants.create(uow, world.admin, "230600", "大庆市", "230600")
+        with pytest.raises(Conflict):
+            tenants.create(uow, world.admin, "230600", "again")
+        uow.commit()
+    with world.uow() as uow:
+        assert {t.code for t in accounts.tenants_of(uow, world.admin)} == {"230000", "230600"}
+        assert {t.code for t in accounts.tenants_of(uow, world.clerk)} == {"230000"}
+        with pytest.raises(PermissionDenied):
+            accounts.switch_tenant(uow, world.clerk, world.platform.policy, t2.id)
+        admin2 = accounts.switch_tenant(uow, world.admin, world.platform.policy, t2.id)
+        uow.commit()
+    assert admin2.tenant_id == t2.id and admin2.department_id is None
+    with world.uow() as uow:
+        # the first tenant's departments are invisible from the second
+        assert departments.search(uow, admin2).total == 0
+        assert departments.search(uow, world.admin).total == 1

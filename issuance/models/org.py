@@ -82,6 +82,8 @@ class User(Base):
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     current_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    current_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), nullable=True,
+                                                          doc="tenant chosen by a platform admin; else home")
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = created_at()
 

@@ -91,9 +91,11 @@ def upgrade() -> None:
     sa.Column('locked_at', certledger.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('current_department_id', sa.Integer(), nullable=True),
+    sa.Column('current_tenant_id', sa.Integer(), nullable=True),
     sa.Column('password_changed_at', certledger.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', certledger.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['current_department_id'], ['departments.id'], name=op.f('fk_users_current_department_id_departments')),
+    sa.ForeignKeyConstraint(['current_tenant_id'], ['tenants.id'], name=op.f('fk_users_current_tenant_id_tenants')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_users_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))

@@ -1,0 +1,1 @@
+"""JSON-RPC client for any Ethereum-compatible node (ours, anvil, Besu, GoQuorum) via web3.py."""

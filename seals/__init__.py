@@ -1,0 +1,1 @@
+"""Electronic seals (GB/T 38540-2020): seal making, document sealing and verification."""
