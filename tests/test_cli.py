@@ -107,3 +107,28 @@ def test_in_process_help_lists_commands():
     assert result.exit_code == 0
     for cmd in ("init", "serve", "ledger", "user", "config", "db", "audit"):
         assert cmd in result.output
+
+
+def test_ledger_check_good_then_tampered(initialised, tmp_path):
+    import shutil
+
+    import plyvel
+
+    from ledger import AnchorItem
+    from ledger.local import LocalLedger
+    from ledger.local import layout as L
+
+    d = tmp_path / "ledgered"
+    shutil.copytree(initialised, d)
+    with LocalLedger(d / "ledger") as s:
+        s.register_issuer("D1", "d", ["T1"])
+        s.anchor_batch("D1", "T1", [AnchorItem(f"c{i}", bytes([i]) * 32) for i in range(3)])
+    r = run("ledger", "check", data=d)
+    assert r.returncode == 0 and "ledger ok: 2 entries" in r.stdout
+    db = plyvel.DB(str(d / "ledger"))
+    raw = bytearray(db.get(L.log_key(2)))
+    raw[40] ^= 1
+    db.put(L.log_key(2), bytes(raw))
+    db.close()
+    r = run("ledger", "check", data=d)
+    assert r.returncode == 1 and r.stderr.strip() == "ledger BROKEN: entry 2: hash mismatch: its content or its hash was changed"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, g, request, session
-from flask_babel import Babel
+from flask import Flask, current_app, request, session
+from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from certledger.runtime import Platform
@@ -17,7 +17,12 @@ def _locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return g.platform.settings.server.language
+    return current_platform().settings.server.language
+
+
+def current_platform() -> Platform:
+    """The platform of the running app (set before any request hook, CSRF's included, runs)."""
+    return current_app.extensions["platform"]
 
 
 def create_app(platform: Platform) -> Flask:
@@ -38,10 +43,7 @@ def create_app(platform: Platform) -> Flask:
     app.extensions["platform"] = platform
     CSRFProtect(app)
     Babel(app, locale_selector=_locale)
-
-    @app.before_request
-    def _bind_platform() -> None:
-        g.platform = platform
+    app.jinja_env.globals["get_locale"] = get_locale
 
     @app.after_request
     def _security_headers(resp):

@@ -11,6 +11,8 @@ from issuance import accounts
 from issuance.errors import AccountLocked, AuthenticationFailed
 from issuance.models import User
 
+from .app import current_platform
+
 bp = Blueprint("auth", __name__)
 
 
@@ -29,7 +31,7 @@ def current_actor():
     if session.get("ip") != client_ip():
         session.clear()
         return None
-    platform = g.platform
+    platform = current_platform()
     with platform.uow() as uow:
         user = uow.session.get(User, uid)
         if user is None or not user.active or user.locked:
@@ -65,7 +67,7 @@ def login():
         if not username or not password:
             error = _("请输入用户名和密码")
         else:
-            platform = g.platform
+            platform = current_platform()
             try:
                 with platform.uow() as uow:
                     actor = accounts.authenticate(uow, username, password, platform.policy, client_ip())

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, render_template
+from flask import Blueprint, jsonify, render_template
 from sqlalchemy import func, select
 
 from certledger import __version__
 from certledger.db.migrate import current_revision, head_revision
 from issuance.models import Certificate, CertificateType, Department, Tenant, User
 
+from .app import current_platform
 from .auth import login_required
 
 bp = Blueprint("status", __name__)
 
 
 def deployment_state() -> dict:
-    platform = g.platform
+    platform = current_platform()
     settings = platform.settings
     with platform.uow() as uow:
         s = uow.session
