@@ -47,8 +47,10 @@ class Platform:
         with self._lock:
             if self._ledger is None:
                 if self.settings.blockchain.enabled:
-                    raise RuntimeError("blockchain.enabled = true needs the chain ledger, which this build "
-                                       "does not include yet; set blockchain.enabled = false")
+                    from .config import ConfigError
+
+                    raise ConfigError("config error: blockchain.enabled = true needs the chain ledger, which this "
+                                      "build does not include yet; set blockchain.enabled = false")
                 from ledger.local import LocalLedger
 
                 self._ledger = LocalLedger(self.settings.ledger_path)

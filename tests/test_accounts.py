@@ -157,3 +157,16 @@ def test_tenants_isolate_and_admin_switches_tenant(world):
         # the first tenant's departments are invisible from the second
         assert departments.search(uow, admin2).total == 0
         assert departments.search(uow, world.admin).total == 1
+
+
+def test_admin_role_id_is_configurable_as_in_the_seed(world):
+    """becp.ecms.config.adminRoleId names the role whose holders are platform admins."""
+    from dataclasses import replace
+
+    reviewer_role_policy = replace(world.platform.policy, admin_role_id=4)  # 4 = reviewer
+    with world.uow() as uow:
+        assert accounts.authenticate(uow, "reviewer1", PASSWORD, reviewer_role_policy).is_admin
+    with world.uow() as uow:
+        assert not accounts.authenticate(uow, "admin", PASSWORD, reviewer_role_policy).is_admin
+    with world.uow() as uow:
+        assert accounts.authenticate(uow, "admin", PASSWORD, world.platform.policy).is_admin

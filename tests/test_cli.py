@@ -132,3 +132,9 @@ def test_ledger_check_good_then_tampered(initialised, tmp_path):
     db.close()
     r = run("ledger", "check", data=d)
     assert r.returncode == 1 and r.stderr.strip() == "ledger BROKEN: entry 2: hash mismatch: its content or its hash was changed"
+
+
+def test_chain_mode_without_a_chain_ledger_stops_serve_with_one_line(initialised):
+    r = run("serve", data=initialised, env={"CERTLEDGER_BLOCKCHAIN__ENABLED": "true"})
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "blockchain.enabled = true" in r.stderr

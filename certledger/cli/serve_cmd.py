@@ -22,6 +22,7 @@ def serve(state, host: str | None, port: int | None, threads: int) -> None:
 
     settings = state.settings
     logging.basicConfig(level=settings.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state.platform.ledger  # open the ledger now: a wrong mode or a locked store stops start-up here
     app = create_app(state.platform)
     host = host or settings.server.host
     port = port or settings.server.port
