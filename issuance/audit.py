@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from certledger.db.base import utcnow
 from .context import Actor
-from .models import AuditEntry
+from .models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 
@@ -29,21 +29,24 @@ def record(session: Session, actor: Actor, action: str, subject_kind: str = "", 
            **detail: object) -> AuditEntry:
     """Add an audit entry to the session; it commits with the change it describes.
 
-    The last entry is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain.
+    The head row is locked first (``FOR UPDATE`` on PostgreSQL, the write lock on SQLite), so
+    concurrent writers take turns and each links to the entry written just before it.
     """
-    last = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).with_for_update()
-    ).scalar_one_or_none()
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_id=0, hash=GENESIS)
+        session.add(head)
     entry = AuditEntry(
         at=utcnow(), tenant_id=actor.tenant_id or None, actor_id=actor.user_id, actor_name=actor.username,
         department_id=actor.department_id, ip=actor.ip, action=action, subject_kind=subject_kind,
         subject_id=subject_id,
         detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
     )
-    entry.prev_hash = last or GENESIS
+    entry.prev_hash = head.hash
     entry.hash = _entry_hash(entry.prev_hash, entry)
     session.add(entry)
     session.flush()
+    head.last_id, head.hash = entry.id, entry.hash
     return entry
 
 
@@ -65,4 +68,7 @@ def verify_chain(session: Session) -> AuditCheck:
         if _entry_hash(prev, e) != e.hash:
             return AuditCheck(False, count, f"audit entry {e.id}: content changed after it was written")
         prev = e.hash
+    head = session.get(AuditHead, 1)
+    if head is not None and head.hash != prev:
+        return AuditCheck(False, count, f"audit entry {head.last_id}: missing (the newest entries were removed)")
     return AuditCheck(True, count)

@@ -47,3 +47,47 @@ def test_deleted_entry_is_detected(world):
     with world.uow() as uow:
         report = audit.verify_chain(uow.session)
     assert not report.ok and f"audit entry {ids[4]}" in report.problem and "missing" in report.problem
+
+
+def test_removing_the_newest_entry_is_detected(world):
+    with world.uow() as uow:
+        last = uow.session.execute(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+        uow.session.execute(text("delete from audit_log where id = :i"), {"i": last})
+        uow.commit()
+    with world.uow() as uow:
+        report = audit.verify_chain(uow.session)
+    assert not report.ok and f"audit entry {last}: missing" in report.problem
+
+
+def test_concurrent_writers_keep_one_chain(world):
+    """Writers in parallel threads, each in its own transaction: the chain must not fork."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    errors = []
+
+    def writer(n):
+        for i in range(15):
+            for attempt in range(50):  # SQLite refuses a stale writer (busy); it retries
+                try:
+                    with world.uow() as uow:
+                        audit.record(uow.session, world.clerk, "test.concurrent", "test", n * 100 + i)
+                        uow.commit()
+                    break
+                except OperationalError:
+                    continue
+            else:
+                errors.append((n, i))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with world.uow() as uow:
+        report = audit.verify_chain(uow.session)
+        n = uow.session.execute(text("select count(*) from audit_log where action = 'test.concurrent'")).scalar()
+    assert report.ok, report.problem
+    assert n == 60

@@ -7,6 +7,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # take transaction control away from pysqlite, which would run SELECTs outside the
+    # transaction; our own BEGIN IMMEDIATE (below) makes each unit of work one serialised write
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -21,6 +24,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, echo=echo, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        # SQLite has one writer at a time: IMMEDIATE makes units of work queue for it at their
+        # start (waiting up to busy_timeout) instead of failing, or reading a stale snapshot
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine
 
 

@@ -6,7 +6,7 @@ from .cert_types import CertificateType, TypeField, ValueType
 from .catalogs import Catalog, ShareType
 from .certificates import Certificate, CertificateCopy, CertificateStatus, SerialCounter
 from .approvals import ApprovalRecord
-from .audit import AuditEntry
+from .audit import AuditEntry, AuditHead
 from .keys import DataKey
 
 __all__ = [
@@ -15,5 +15,5 @@ __all__ = [
     "CertificateType", "TypeField", "ValueType",
     "Catalog", "ShareType",
     "Certificate", "CertificateCopy", "CertificateStatus", "SerialCounter",
-    "ApprovalRecord", "AuditEntry", "DataKey",
+    "ApprovalRecord", "AuditEntry", "AuditHead", "DataKey",
 ]

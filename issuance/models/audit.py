@@ -29,6 +29,19 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditHead(Base):
+    """The newest entry's number and hash, in one row that every writer locks.
+
+    Locking this row (rather than the newest entry) makes concurrent writers queue up and each
+    see the hash its predecessor wrote; it also makes a deleted newest entry detectable.
+    """
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class AppendOnlyError(Exception):
     """Raised when code tries to change or remove an audit entry."""
 

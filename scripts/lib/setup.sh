@@ -45,9 +45,12 @@ ensure_venv() {
   local want; want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)-$extras"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing the project into .venv ($spec)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel 2>&1 | grep -v '^WARNING: Location' >&2 || true
-    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec") 2>&1 \
-      | grep -v '^WARNING: Location' >&2 || true
+    local pip_log="$VENV/pip-install.log"
+    if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip setuptools wheel \
+           && (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"); } \
+         >"$pip_log" 2>&1; then
+      grep -v '^WARNING: Location' "$pip_log" >&2; log "installation failed (log: $pip_log)"; return 1
+    fi
     "$VENV/bin/python" -c 'import certledger, flask, plyvel, sqlalchemy' || { log "installation failed"; return 1; }
     echo "$want" > "$stamp"
   fi

@@ -124,6 +124,12 @@ def upgrade() -> None:
     with op.batch_alter_table('approval_records', schema=None) as batch_op:
         batch_op.create_index('ix_approval_subject', ['subject_kind', 'subject_id'], unique=False)
 
+    op.create_table('audit_head',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_id', sa.Integer(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
+    )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', certledger.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -361,6 +367,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_audit_subject')
 
     op.drop_table('audit_log')
+    op.drop_table('audit_head')
     with op.batch_alter_table('approval_records', schema=None) as batch_op:
         batch_op.drop_index('ix_approval_subject')
 
