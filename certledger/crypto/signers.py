@@ -1,0 +1,93 @@
+"""Signers: one interface over keys held in software and keys held on a token.
+
+A signer knows its algorithm and public key and signs bytes; ``verify`` checks a signature of
+any of our algorithms from the public key alone. Documents, seals and certificates are signed
+through this interface, so where a key lives (memory, HSM, UKey) is a deployment choice.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from .sm2 import DEFAULT_UID, SM2Error, SM2PrivateKey, SM2PublicKey
+
+SM2_SM3 = "sm2-sm3"
+ECDSA_SHA256 = "ecdsa-sha256"
+RSA_SHA256 = "rsa-sha256"
+ALGORITHMS = (SM2_SM3, ECDSA_SHA256, RSA_SHA256)
+
+
+class Signer(Protocol):
+    algorithm: str
+
+    def public_key_der(self) -> bytes:
+        """SubjectPublicKeyInfo, DER."""
+
+    def sign(self, data: bytes) -> bytes:
+        """DER (SM2, ECDSA) or PKCS#1 v1.5 (RSA) signature over ``data``, hashed by the signer."""
+
+
+class SoftSM2Signer:
+    algorithm = SM2_SM3
+
+    def __init__(self, key: SM2PrivateKey, uid: bytes = DEFAULT_UID) -> None:
+        self.key, self.uid = key, uid
+        self._pub = key.public_key().der()
+
+    def public_key_der(self) -> bytes:
+        return self._pub
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, self.uid)
+
+
+class SoftECDSASigner:
+    algorithm = ECDSA_SHA256
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey | None = None) -> None:
+        self.key = key or ec.generate_private_key(ec.SECP256R1())
+
+    def public_key_der(self) -> bytes:
+        return self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+class SoftRSASigner:
+    algorithm = RSA_SHA256
+
+    def __init__(self, key: rsa.RSAPrivateKey | None = None) -> None:
+        self.key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def public_key_der(self) -> bytes:
+        return self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def verify(algorithm: str, public_key_der: bytes, data: bytes, signature: bytes, uid: bytes = DEFAULT_UID) -> bool:
+    """True only for a valid signature; malformed keys or signatures are simply not valid."""
+    if algorithm == SM2_SM3:
+        try:
+            return SM2PublicKey.from_der(public_key_der).verify(data, signature, uid)
+        except SM2Error:
+            return False
+    try:
+        pub = serialization.load_der_public_key(public_key_der)
+        if algorithm == ECDSA_SHA256 and isinstance(pub, ec.EllipticCurvePublicKey):
+            pub.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+            return True
+        if algorithm == RSA_SHA256 and isinstance(pub, rsa.RSAPublicKey):
+            pub.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            return True
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return False
