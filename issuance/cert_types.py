@@ -201,6 +201,30 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", own_
                     {"created_at": CertificateType.created_at, "name": CertificateType.name, "code": CertificateType.code})
 
 
+def save_surface_design(uow: UnitOfWork, actor: Actor, type_id: int, data) -> "SurfaceDesign":
+    """Validate and store a type's surface design. The design itself is not reviewed (as in the
+    seed, every main step but the surface design has an approval)."""
+    from ofd.design import DesignError, parse
+
+    t = _own(uow, actor, type_id)
+    try:
+        design = parse(data)
+        design.check_sources(f.column_name for f in t.fields)
+    except DesignError as exc:
+        raise ValidationError({f"design.{k}": v for k, v in exc.errors.items()}) from None
+    t.surface_design = design.to_json()
+    audit.record(uow.session, actor, "certificate_type.surface_design", "certificate_type", t.id,
+                 elements=len(design.elements))
+    return design
+
+
+def surface_design_of(t: CertificateType) -> "SurfaceDesign | None":
+    """The stored design, or None: a type without one skips layout, signature and seal."""
+    from ofd.design import parse
+
+    return parse(t.surface_design) if t.surface_design else None
+
+
 def from_sample(sample: Mapping[str, Any], code: str) -> dict:
     """Arguments of ``create`` for a type described like ``samples/business_licence_type.json``."""
     return dict(name=sample["name"], code=code, holder_type="01",

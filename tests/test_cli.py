@@ -99,7 +99,9 @@ def test_users_create_list_unlock_and_audit(initialised):
 
 def test_db_current_is_head(initialised):
     r = run("db", "current", data=initialised)
-    assert r.returncode == 0 and r.stdout.split()[0] == "0001"
+    from certledger.db.migrate import head_revision
+
+    assert r.returncode == 0 and r.stdout.split()[0] == head_revision() == "0002"
 
 
 def test_in_process_help_lists_commands():

@@ -42,6 +42,7 @@ class CertificateType(Base):
     copy_default_purpose: Mapped[str] = mapped_column(String(256), default="")
     copy_validity_days: Mapped[int] = mapped_column(Integer, default=30)
     status: Mapped[ReviewState] = mapped_column(str_enum(ReviewState, "type_state"), default=ReviewState.DRAFT)
+    surface_design: Mapped[dict | None] = mapped_column(JSON, nullable=True, doc="ofd.design.SurfaceDesign as JSON")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = created_at()
 
