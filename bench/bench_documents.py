@@ -1,0 +1,54 @@
+"""Per-certificate document work on one core: OFD write, SM2 signature (more stages as they land).
+
+    .venv/bin/python bench/bench_documents.py
+
+Prints milliseconds per certificate; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import segno
+
+from certledger.crypto.sm2 import SM2PrivateKey
+from ofd.design import default_for
+from ofd.package import Package
+from ofd.writer import OFDMeta, write_ofd
+
+VALUES = {"ENTNAME": "哈尔滨某某科技有限公司", "dom": "哈尔滨市南岗区某路1号", "name": "张三", "REPORTTYPE": "有限责任公司",
+          "opscope": "软件开发；信息技术咨询服务", "estdate": "2019-02-03", "number": "91230100MA1234567X",
+          "holder": "哈尔滨某某科技有限公司", "issue_dept": "哈尔滨市市场监督管理局", "issue_date": "2024年3月1日"}
+COLUMNS = [("ENTNAME", "名称"), ("dom", "住所"), ("name", "法定代表人"), ("REPORTTYPE", "类型"),
+           ("opscope", "经营范围"), ("estdate", "成立日期")]
+
+
+def per_call_ms(fn, n: int) -> float:
+    fn()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n * 1e3
+
+
+def main() -> None:
+    design = default_for(COLUMNS)
+    buf = io.BytesIO()
+    segno.make("http://127.0.0.1:8000/verify/1.2.156.3005.2.X", error="m").save(buf, kind="png", scale=4)
+    qr = buf.getvalue()
+    meta = OFDMeta("doc", "营业执照")
+    ofd = write_ofd(design, VALUES, meta, qr_png=qr)
+    key = SM2PrivateKey.generate()
+    print(f"OFD write           {per_call_ms(lambda: write_ofd(design, VALUES, meta, qr_png=qr), 500):7.3f} ms")
+    print(f"QR code (PNG)       {per_call_ms(lambda: segno.make('http://127.0.0.1/v/1', error='m').save(io.BytesIO(), kind='png', scale=4), 200):7.3f} ms")
+    print(f"OFD read + text     {per_call_ms(lambda: Package.load(ofd).page_texts(), 500):7.3f} ms")
+    print(f"SM2 sign (OFD)      {per_call_ms(lambda: key.sign(ofd), 2000):7.3f} ms")
+    sig = key.sign(ofd)
+    pub = key.public_key()
+    print(f"SM2 verify (OFD)    {per_call_ms(lambda: pub.verify(ofd, sig), 1000):7.3f} ms")
+    print(f"OFD size            {len(ofd):7,d} bytes")
+
+
+if __name__ == "__main__":
+    main()
