@@ -112,6 +112,10 @@ class Settings(_Section):
     def kek_path(self) -> Path:
         return self.path(self.security.kek_file)
 
+    @property
+    def ca_path(self) -> Path:
+        return self.data_dir / "ca"
+
 
 def known_keys() -> list[str]:
     keys = []

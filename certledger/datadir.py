@@ -41,6 +41,11 @@ def init_data_dir(path: Path, database_url: str = "", blockchain_enabled: bool =
         raise
     if not settings.kek_path.exists():
         create_kek(settings.kek_path)
+    from .crypto.at_rest import load_kek
+    from .crypto.ca import CertificateAuthority
+
+    CertificateAuthority.create(settings.ca_path, load_kek(settings.kek_path),
+                                f"CertLedger {settings.platform.tenant_name} 平台根证书", "CertLedger")
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)

@@ -33,6 +33,14 @@ class Platform:
 
         return Policy.from_settings(self.settings)
 
+    @cached_property
+    def ca(self):
+        """The platform CA of this data directory (its key decrypted with the KEK)."""
+        from .crypto.at_rest import load_kek
+        from .crypto.ca import CertificateAuthority
+
+        return CertificateAuthority(self.settings.ca_path, load_kek(self.settings.kek_path))
+
     def uow(self):
         """A new unit of work whose cipher uses this deployment's keys."""
         from issuance import keyring

@@ -140,3 +140,43 @@ def test_chain_mode_without_a_chain_ledger_stops_serve_with_one_line(initialised
     r = run("serve", data=initialised, env={"CERTLEDGER_BLOCKCHAIN__ENABLED": "true"})
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert "blockchain.enabled = true" in r.stderr
+
+
+def test_doc_verify_good_tampered_and_not_a_document(initialised, tmp_path):
+    """A document sealed with a department certificate from the platform CA of the data dir."""
+    from datetime import datetime, timedelta, timezone
+
+    from certledger.config import load_settings
+    from certledger.crypto import x509 as X
+    from certledger.crypto.signers import SoftSM2Signer
+    from certledger.crypto.sm2 import SM2PrivateKey
+    from certledger.runtime import Platform
+    from ofd.design import default_for
+    from ofd.package import Package
+    from ofd.writer import OFDMeta, write_ofd, zip_package
+    from seals.ofd_sign import sign_ofd
+    from seals.seal import make_seal
+
+    platform = Platform(load_settings(initialised, environ={}))
+    ca = platform.ca
+    signer = SoftSM2Signer(SM2PrivateKey.generate())
+    cert = ca.issue("department", X.name("测试局"), signer.public_key_der())
+    now = datetime.now(timezone.utc)
+    seal = make_seal(name="章", picture=b"\x89PNG\r\n\x1a\n", picture_type="PNG", width_mm=42, height_mm=42,
+                     signer_certs=[cert], maker=signer, maker_cert=cert, valid_start=now - timedelta(days=1),
+                     valid_end=now + timedelta(days=30))
+    doc = sign_ofd(write_ofd(default_for([]), {"holder": "某某"}, OFDMeta("d", "t")), seal, signer, cert)
+    good = tmp_path / "good.ofd"
+    good.write_bytes(doc)
+    r = run("doc", "verify", str(good), data=initialised)
+    assert r.returncode == 0 and "seal 1: VALID" in r.stdout and "[ok] file digests" in r.stdout, r.stdout + r.stderr
+    files = Package.load(doc).files
+    files["Doc_0/Pages/Page_0/Content.xml"] = files["Doc_0/Pages/Page_0/Content.xml"].replace("某某".encode(), "他人".encode())
+    bad = tmp_path / "bad.ofd"
+    bad.write_bytes(zip_package(files))
+    r = run("doc", "verify", str(bad), data=initialised)
+    assert r.returncode == 1 and "[FAIL] file digests" in r.stdout
+    junk = tmp_path / "junk.ofd"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    r = run("doc", "verify", str(junk), data=initialised)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1

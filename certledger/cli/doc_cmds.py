@@ -1,0 +1,53 @@
+"""`certledger doc verify FILE`: check a sealed layout file, each check on its own line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .main import cli
+
+
+@cli.group("doc")
+def doc_group() -> None:
+    """Layout files (OFD)."""
+
+
+@doc_group.command("verify")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--root", "roots", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Trusted root certificate (PEM or DER); default: the platform CA of the data directory.")
+@click.pass_obj
+def verify(state, file: Path, roots: tuple[Path, ...]) -> None:
+    """Print every check of every seal; exit 0 only when the file is sealed and all checks pass."""
+    from asn1crypto import crl as asn1_crl
+
+    from certledger.crypto import x509 as X
+    from ofd.package import UnsafePackage
+    from seals.ofd_sign import verify_ofd
+
+    data = file.read_bytes()
+    crls = []
+    if roots:
+        trusted = [X.load(p.read_bytes()) for p in roots]
+    else:
+        ca = state.platform.ca
+        trusted = [ca.certificate]
+        crl_file = ca.folder / "crl.der"
+        if crl_file.exists():
+            crls.append(asn1_crl.CertificateList.load(crl_file.read_bytes()))
+    if not data.startswith(b"PK"):
+        raise click.ClickException(f"{file} is not an OFD file (PDF verification comes with the PDF renderer)")
+    try:
+        reports = verify_ofd(data, trusted, crls)
+    except UnsafePackage as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    if not reports:
+        click.echo(f"{file}: no seal or signature found")
+        raise SystemExit(1)
+    for r in reports:
+        click.echo(f"seal {r.sign_id}: {'VALID' if r.ok else 'INVALID'}")
+        for c in r.checks:
+            click.echo(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}" + (f": {c.detail}" if c.detail else ""))
+    raise SystemExit(0 if all(r.ok for r in reports) else 1)
