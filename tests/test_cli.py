@@ -180,3 +180,12 @@ def test_doc_verify_good_tampered_and_not_a_document(initialised, tmp_path):
     junk.write_bytes(b"PK\x03\x04 not really")
     r = run("doc", "verify", str(junk), data=initialised)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_seal_generate(tmp_path):
+    out = tmp_path / "seal.png"
+    r = run("seal", "generate", "--style", "official", "--text", "哈尔滨市市场监督管理局", "--bottom", "电子证照专用章",
+            "--out", str(out))
+    assert r.returncode == 0 and out.read_bytes().startswith(b"\x89PNG")
+    r = run("seal", "generate", "--style", "official", "--text", "", "--out", str(out))
+    assert r.returncode == 1 and "1-40 characters" in r.stderr
