@@ -116,6 +116,10 @@ class Settings(_Section):
     def ca_path(self) -> Path:
         return self.data_dir / "ca"
 
+    @property
+    def pdf_ca_path(self) -> Path:
+        return self.data_dir / "ca-pdf"
+
 
 def known_keys() -> list[str]:
     keys = []

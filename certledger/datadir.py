@@ -44,8 +44,12 @@ def init_data_dir(path: Path, database_url: str = "", blockchain_enabled: bool =
     from .crypto.at_rest import load_kek
     from .crypto.ca import CertificateAuthority
 
-    CertificateAuthority.create(settings.ca_path, load_kek(settings.kek_path),
-                                f"CertLedger {settings.platform.tenant_name} 平台根证书", "CertLedger")
+    kek = load_kek(settings.kek_path)
+    CertificateAuthority.create(settings.ca_path, kek, f"CertLedger {settings.platform.tenant_name} 平台根证书",
+                                "CertLedger")
+    # PDF readers (poppler/NSS, Acrobat) know no SM2: PDFs are signed under an ECDSA P-256 root
+    CertificateAuthority.create(settings.pdf_ca_path, kek, f"CertLedger {settings.platform.tenant_name} PDF 签章根证书",
+                                "CertLedger", algorithm="ecdsa-sha256")
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)

@@ -41,6 +41,14 @@ class Platform:
 
         return CertificateAuthority(self.settings.ca_path, load_kek(self.settings.kek_path))
 
+    @cached_property
+    def pdf_ca(self):
+        """The ECDSA root under which PDFs are signed (PDF readers know no SM2)."""
+        from .crypto.at_rest import load_kek
+        from .crypto.ca import CertificateAuthority
+
+        return CertificateAuthority(self.settings.pdf_ca_path, load_kek(self.settings.kek_path))
+
     def uow(self):
         """A new unit of work whose cipher uses this deployment's keys."""
         from issuance import keyring

@@ -54,3 +54,23 @@ def pil_font(size_px: int, style: str = "serif", bold: bool = False):
 
     face = cjk_face(style, bold)
     return ImageFont.truetype(str(face.path), size_px, index=face.index)
+
+
+PDF_FONT_FILES = (Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),)
+
+
+@lru_cache(maxsize=None)
+def pdf_font_name() -> str:
+    """A CJK font registered with reportlab for embedding (subset) in PDFs.
+
+    reportlab embeds TrueType outlines only; the Noto CJK collections are CFF-based, so PDFs use
+    WenQuanYi Zen Hei (Debian's fonts-wqy-zenhei) instead.
+    """
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    for path in PDF_FONT_FILES:
+        if path.exists():
+            pdfmetrics.registerFont(TTFont("CertLedgerCJK", str(path), subfontIndex=0))
+            return "CertLedgerCJK"
+    raise FontMissing("no TrueType CJK font for PDFs: install Debian's fonts-wqy-zenhei")

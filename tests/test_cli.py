@@ -189,3 +189,30 @@ def test_seal_generate(tmp_path):
     assert r.returncode == 0 and out.read_bytes().startswith(b"\x89PNG")
     r = run("seal", "generate", "--style", "official", "--text", "", "--out", str(out))
     assert r.returncode == 1 and "1-40 characters" in r.stderr
+
+
+def test_doc_verify_pdf(initialised, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    from certledger.config import load_settings
+    from certledger.crypto import x509 as X
+    from certledger.crypto.signers import SoftECDSASigner
+    from certledger.runtime import Platform
+    from ofd.design import default_for
+    from ofd.pdf import render_pdf
+    from seals.pdf_sign import sign_pdf
+    from seals.picture import generate
+
+    ca = Platform(load_settings(initialised, environ={})).pdf_ca
+    k = SoftECDSASigner()
+    cert = ca.issue("pdf", X.name("测试局"), k.public_key_der())
+    key = k.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pdf = tmp_path / "face.pdf"
+    pdf.write_bytes(sign_pdf(render_pdf(default_for([]), {"holder": "某某"}), generate("party", "测试局"), key, cert,
+                             [ca.certificate_der]))
+    r = run("doc", "verify", str(pdf), data=initialised)
+    assert r.returncode == 0 and "seal 1: VALID" in r.stdout, r.stdout + r.stderr
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(render_pdf(default_for([]), {"holder": "某某"}))
+    r = run("doc", "verify", str(plain), data=initialised)
+    assert r.returncode == 1 and "no seal" in r.stdout

@@ -11,7 +11,7 @@ from .main import cli
 
 @cli.group("doc")
 def doc_group() -> None:
-    """Layout files (OFD)."""
+    """Layout files (OFD, PDF)."""
 
 
 @doc_group.command("verify")
@@ -28,6 +28,9 @@ def verify(state, file: Path, roots: tuple[Path, ...]) -> None:
     from seals.ofd_sign import verify_ofd
 
     data = file.read_bytes()
+    if data.startswith(b"%PDF"):
+        _verify_pdf(state, file, data, roots)
+        return
     crls = []
     if roots:
         trusted = [X.load(p.read_bytes()) for p in roots]
@@ -38,16 +41,35 @@ def verify(state, file: Path, roots: tuple[Path, ...]) -> None:
         if crl_file.exists():
             crls.append(asn1_crl.CertificateList.load(crl_file.read_bytes()))
     if not data.startswith(b"PK"):
-        raise click.ClickException(f"{file} is not an OFD file (PDF verification comes with the PDF renderer)")
+        raise click.ClickException(f"{file} is neither an OFD nor a PDF file")
     try:
         reports = verify_ofd(data, trusted, crls)
     except UnsafePackage as exc:
         raise click.ClickException(f"{file}: {exc}") from None
+    _print(file, [(r.sign_id, r.checks) for r in reports])
+
+
+def _verify_pdf(state, file: Path, data: bytes, roots: tuple[Path, ...]) -> None:
+    from certledger.crypto import x509 as X
+    from seals.pdf_sign import PDFSignError, verify_pdf
+
+    trusted = [X.load(p.read_bytes()) for p in roots] if roots else [state.platform.pdf_ca.certificate]
+    try:
+        reports = verify_pdf(data, trusted)
+    except PDFSignError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    _print(file, [(str(i + 1), checks) for i, checks in enumerate(reports)])
+
+
+def _print(file: Path, reports) -> None:
     if not reports:
         click.echo(f"{file}: no seal or signature found")
         raise SystemExit(1)
-    for r in reports:
-        click.echo(f"seal {r.sign_id}: {'VALID' if r.ok else 'INVALID'}")
-        for c in r.checks:
+    ok = True
+    for sign_id, checks in reports:
+        valid = all(c.ok for c in checks)
+        ok &= valid
+        click.echo(f"seal {sign_id}: {'VALID' if valid else 'INVALID'}")
+        for c in checks:
             click.echo(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}" + (f": {c.detail}" if c.detail else ""))
-    raise SystemExit(0 if all(r.ok for r in reports) else 1)
+    raise SystemExit(0 if ok else 1)

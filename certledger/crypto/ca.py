@@ -15,9 +15,9 @@ from pathlib import Path
 from asn1crypto import x509 as asn1_x509
 
 from . import x509 as X
-from .signers import SoftSM2Signer
+from .signers import ECDSA_SHA256, SM2_SM3, SoftECDSASigner, SoftSM2Signer
 from .sm import sm4_gcm_decrypt, sm4_gcm_encrypt
-from .sm2 import SM2PrivateKey
+from .sm2 import SM2Error, SM2PrivateKey
 
 PROFILES = {
     "department": X.SIGNING_PROFILE,
@@ -33,6 +33,15 @@ class CAError(Exception):
     pass
 
 
+def _signer_from_pkcs8(der: bytes):
+    try:
+        return SoftSM2Signer(SM2PrivateKey.from_der(der))
+    except SM2Error:
+        from cryptography.hazmat.primitives import serialization
+
+        return SoftECDSASigner(serialization.load_der_private_key(der, password=None))
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -46,17 +55,29 @@ class CertificateAuthority:
             blob = (self.folder / "ca.key.enc").read_bytes()
         except FileNotFoundError:
             raise CAError(f"no CA in {self.folder}; create it first") from None
-        self.signer = SoftSM2Signer(SM2PrivateKey(sm4_gcm_decrypt(kek, blob, b"ca key")))
+        self.key_der = sm4_gcm_decrypt(kek, blob, b"ca key")  # PKCS#8
+        self.signer = _signer_from_pkcs8(self.key_der)
         self.certificate = X.load(self.certificate_der)
 
     @classmethod
-    def create(cls, folder: Path, kek: bytes, common_name: str, organization: str, years: int = 20) -> "CertificateAuthority":
+    def create(cls, folder: Path, kek: bytes, common_name: str, organization: str, years: int = 20,
+               algorithm: str = SM2_SM3) -> "CertificateAuthority":
+        """A new root CA: SM2 for the national-algorithm PKI, ECDSA P-256 for PDF (PAdES) signing."""
         folder = Path(folder)
         if (folder / "ca.der").exists():
             raise CAError(f"a CA already exists in {folder}")
         folder.mkdir(parents=True, exist_ok=True)
-        key = SM2PrivateKey.generate()
-        signer = SoftSM2Signer(key)
+        if algorithm == SM2_SM3:
+            key = SM2PrivateKey.generate()
+            signer, key_der = SoftSM2Signer(key), key.der()
+        elif algorithm == ECDSA_SHA256:
+            from cryptography.hazmat.primitives import serialization
+
+            signer = SoftECDSASigner()
+            key_der = signer.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption())
+        else:
+            raise CAError(f"a CA key is {SM2_SM3} or {ECDSA_SHA256}")
         subject = X.name(common_name, organization)
         now = _now()
         cert = X.build_certificate(subject, signer.public_key_der(), subject, signer, now - timedelta(minutes=5),
@@ -64,7 +85,7 @@ class CertificateAuthority:
         key_file = folder / "ca.key.enc"
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(sm4_gcm_encrypt(kek, key.scalar, b"ca key"))
+            fh.write(sm4_gcm_encrypt(kek, key_der, b"ca key"))
         (folder / "ca.der").write_bytes(cert)
         (folder / "revoked.json").write_text("[]")
         return cls(folder, kek)
