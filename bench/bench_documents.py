@@ -76,6 +76,27 @@ def main() -> None:
     print(f"full verify         {per_call_ms(lambda: verify_ofd(sealed, [ca.certificate]), 200):7.3f} ms  (goal < 5 ms)")
     print(f"OFD size            {len(ofd):7,d} bytes, sealed {len(sealed):,d} bytes")
 
+    from cryptography.hazmat.primitives import serialization
+
+    from certledger.crypto.signers import SoftECDSASigner
+    from ofd.pdf import render_pdf, render_png
+    from seals.pdf_sign import sign_pdf, verify_pdf
+    from seals.picture import generate
+
+    pdf_ca = CertificateAuthority.create(Path(tempfile.mkdtemp()) / "ca-pdf", os.urandom(16), "Bench PDF CA", "Bench",
+                                         algorithm="ecdsa-sha256")
+    ecdsa = SoftECDSASigner()
+    pdf_cert = pdf_ca.issue("pdf", X.name("bench"), ecdsa.public_key_der())
+    pkcs8 = ecdsa.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    seal_png = generate("official", "哈尔滨市市场监督管理局", "电子证照专用章")
+    pdf = render_pdf(design, VALUES, "营业执照", qr_png=qr)
+    print(f"PDF render          {per_call_ms(lambda: render_pdf(design, VALUES, '营业执照', qr_png=qr), 100):7.3f} ms")
+    print(f"PNG render          {per_call_ms(lambda: render_png(design, VALUES, qr_png=qr), 20):7.3f} ms")
+    signed_pdf = sign_pdf(pdf, seal_png, pkcs8, pdf_cert, [pdf_ca.certificate_der])
+    print(f"PDF sign (PAdES)    {per_call_ms(lambda: sign_pdf(pdf, seal_png, pkcs8, pdf_cert, [pdf_ca.certificate_der]), 30):7.3f} ms")
+    print(f"PDF verify          {per_call_ms(lambda: verify_pdf(signed_pdf, [pdf_ca.certificate]), 30):7.3f} ms")
+
 
 if __name__ == "__main__":
     main()

@@ -43,11 +43,38 @@ class PdfPlacement:
     page_height: float = 210
 
 
+_appearances: dict[tuple[str, float], str] = {}
+
+
+def seal_appearance(seal_png: bytes, size_mm: float) -> str:
+    """A one-page PDF holding the seal picture, made once per seal and size.
+
+    pyHanko copies that page's already-encoded image stream into each signed PDF, so the picture
+    is never encoded again per document.
+    """
+    import hashlib
+    import os
+    import tempfile
+
+    key = (hashlib.sha256(seal_png).hexdigest(), size_mm)
+    path = _appearances.get(key)
+    if path is None or not os.path.exists(path):
+        from reportlab.lib.utils import ImageReader
+        from reportlab.pdfgen import canvas
+
+        fd, path = tempfile.mkstemp(prefix="certledger-seal-", suffix=".pdf")
+        with os.fdopen(fd, "wb") as fh:
+            c = canvas.Canvas(fh, pagesize=(size_mm * MM, size_mm * MM))
+            c.drawImage(ImageReader(io.BytesIO(seal_png)), 0, 0, size_mm * MM, size_mm * MM, mask="auto")
+            c.showPage()
+            c.save()
+        _appearances[key] = path
+    return path
+
+
 def sign_pdf(pdf: bytes, seal_png: bytes, key_pkcs8: bytes, cert_der: bytes, chain: Sequence[bytes],
              placement: PdfPlacement = PdfPlacement(), field_name: str = "Seal", reason: str = "电子证照签发") -> bytes:
-    from PIL import Image
     from pyhanko import stamp
-    from pyhanko.pdf_utils.images import PdfImage
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -55,8 +82,8 @@ def sign_pdf(pdf: bytes, seal_png: bytes, key_pkcs8: bytes, cert_der: bytes, cha
     signer = signers.SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(cert_der), signing_key=keys.PrivateKeyInfo.load(key_pkcs8),
         cert_registry=SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c) for c in chain]))
-    style = stamp.TextStampStyle(stamp_text=" ", border_width=0, background_opacity=1.0,
-                                 background=PdfImage(Image.open(io.BytesIO(seal_png)).convert("RGBA")))
+    style = stamp.StaticStampStyle.from_pdf_file(seal_appearance(seal_png, placement.size), border_width=0,
+                                                 background_opacity=1.0)
     x1 = placement.x * MM
     y2 = (placement.page_height - placement.y) * MM
     box = (x1, y2 - placement.size * MM, x1 + placement.size * MM, y2)

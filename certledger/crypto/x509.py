@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
@@ -127,6 +128,13 @@ def public_key_der(cert: x509.Certificate) -> bytes:
 
 
 def signed_by(cert: x509.Certificate, issuer_public_key_der: bytes) -> bool:
+    return _signed_by(cert.dump(), issuer_public_key_der)
+
+
+@lru_cache(maxsize=4096)
+def _signed_by(cert_der: bytes, issuer_public_key_der: bytes) -> bool:
+    """Cached on the exact bytes: a department's certificate is checked once, not per document."""
+    cert = x509.Certificate.load(cert_der)
     try:
         algorithm = algorithm_of(cert)
     except CertificateError:
