@@ -15,9 +15,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from asn1crypto import algos, core, keys
+from asn1crypto import algos, keys
 
-from . import oids
+from . import oids  # noqa: F401  (registers the SM2 OIDs with asn1crypto)
 
 DEFAULT_UID = b"1234567812345678"
 
@@ -157,15 +157,9 @@ class SM2PublicKey:
 
     @classmethod
     def from_der(cls, der: bytes) -> "SM2PublicKey":
-        try:
-            info = keys.PublicKeyInfo.load(der, strict=True)
-            curve = info["algorithm"]["parameters"].chosen.native
-            point = info["public_key"].native
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise SM2Error("not an SM2 SubjectPublicKeyInfo") from None
-        if curve != "sm2p256v1":
-            raise SM2Error(f"not an SM2 key (curve {curve})")
-        return cls(point)
+        return cls(_load_sm2(der, "SubjectPublicKeyInfo",
+                             lambda: keys.PublicKeyInfo.load(der, strict=True),
+                             lambda info: (info["algorithm"], info["public_key"].native)))
 
 
 @dataclass(frozen=True)
@@ -208,16 +202,18 @@ class SM2PrivateKey:
 
     @classmethod
     def from_der(cls, der: bytes) -> "SM2PrivateKey":
-        try:
-            info = keys.PrivateKeyInfo.load(der, strict=True)
-            curve = info["private_key_algorithm"]["parameters"].chosen.native
-            scalar = info["private_key"].parsed["private_key"].native
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise SM2Error("not an SM2 PKCS#8 private key") from None
-        if curve != "sm2p256v1":
-            raise SM2Error(f"not an SM2 key (curve {curve})")
+        scalar = _load_sm2(der, "PKCS#8 private key", lambda: keys.PrivateKeyInfo.load(der, strict=True),
+                           lambda info: (info["private_key_algorithm"], info["private_key"].parsed["private_key"].native))
         return cls(scalar.to_bytes(32, "big"))
 
 
-assert oids.SM2_CURVE  # the OIDs above must be registered before keys are encoded
-_ = core  # asn1crypto.core is imported for its side effect of loading the universal types
+def _load_sm2(der: bytes, what: str, load, parts):
+    """Parse a key structure and insist on the SM2 curve; any parsing problem is an SM2Error."""
+    try:
+        algorithm, value = parts(load())
+        curve = algorithm["parameters"].chosen.native
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise SM2Error(f"not an SM2 {what}") from None
+    if curve != "sm2p256v1":
+        raise SM2Error(f"not an SM2 key (curve {curve})")
+    return value
