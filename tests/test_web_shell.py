@@ -98,3 +98,17 @@ def test_no_external_assets(client):
     html = client.get("/login").get_data(as_text=True)
     for url in re.findall(r'(?:href|src)="([^"]+)"', html):
         assert url.startswith("/"), url
+
+
+def test_pki_files_are_published_without_login(client, world):
+    from asn1crypto import crl as asn1_crl
+
+    from certledger.crypto import x509 as X
+
+    root = client.get("/pki/root.crt")
+    assert root.status_code == 200 and root.mimetype == "application/pkix-cert"
+    ca_cert = X.load(root.data)
+    assert ca_cert.ca and X.algorithm_of(ca_cert) == "sm2-sm3"
+    assert X.algorithm_of(X.load(client.get("/pki/root-pdf.crt").data)) == "ecdsa-sha256"
+    crl = asn1_crl.CertificateList.load(client.get("/pki/crl").data)
+    assert crl["tbs_cert_list"]["issuer"].dump() == ca_cert.subject.dump()

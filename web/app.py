@@ -57,9 +57,10 @@ def create_app(platform: Platform) -> Flask:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    from . import auth, errors, status
+    from . import auth, errors, pki, status
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(pki.bp)
     app.register_blueprint(status.bp)
     errors.register(app)
     return app
