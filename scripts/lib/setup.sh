@@ -55,3 +55,14 @@ ensure_venv() {
     echo "$want" > "$stamp"
   fi
 }
+
+ensure_contract_tools() {
+  # solc-js and OpenZeppelin for the contracts, exactly as pinned in contracts/package-lock.json
+  command -v npm >/dev/null || apt_install nodejs npm
+  local lock="$ROOT/contracts/package-lock.json" stamp="$ROOT/contracts/node_modules/.certledger-lock"
+  if [ ! -d "$ROOT/contracts/node_modules/solc" ] || ! cmp -s "$lock" "$stamp"; then
+    log "npm ci in contracts/"
+    (cd "$ROOT/contracts" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    cp "$lock" "$stamp"
+  fi
+}
