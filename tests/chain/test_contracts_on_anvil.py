@@ -114,3 +114,23 @@ def test_batched_events_are_all_or_nothing(chain):
 def test_gas_per_anchored_certificate_is_under_100_at_1000(chain):
     _, _, _, sent = anchor(chain, chain["a"], n=1000)
     assert sent.gas_used / 1000 < 100
+
+
+def test_reader_walks_history_from_logs_and_checks_proofs_both_ways(chain):
+    from chain_client.reader import LedgerReader
+
+    digests, root, proofs, sent = anchor(chain, chain["a"])
+    d = digests[3]
+    led = chain["ledger"]
+    r = LedgerReader(led)
+    assert [e.kind for e in r.history(d, root, proofs[d])] == ["issue"]
+    chain["a"].transact(led.functions.recordEvent(event(d, root, proofs[d], "AnnualReview", due=1893456000)))
+    chain["a"].transact(led.functions.recordEvent(event(d, root, [], "Change", new=b"\7" * 32)))
+    hist = r.history(d, root, proofs[d])
+    assert [e.kind for e in hist] == ["issue", "annual_review", "change"]
+    assert hist[0].block == sent.block and hist[1].prev_block == sent.block and hist[2].prev_block == hist[1].block
+    assert r.status(d, root, proofs[d])["status"] == "superseded"
+    assert r.verify_inclusion(d, root, proofs[d]) == (True, True)
+    never = os.urandom(32)
+    assert r.verify_inclusion(never, root, proofs[d]) == (False, False)
+    assert r.history(never, root, proofs[d]) == [] and r.root(os.urandom(32)) is None
