@@ -1,0 +1,207 @@
+"""``ChainLedger``: anchoring and lifecycle events as transactions, statuses read from the chain.
+
+Anchoring is idempotent by content: the batch root is a function of the digests, so before
+sending, the contract is asked whether that root is anchored already, and if so the earlier
+transaction is found through its ``BatchAnchored`` log instead of sending again. A worker killed
+between sending and recording therefore never anchors twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from web3 import Web3
+
+from chain_client.contracts import Deployed, contract, type_code_id
+from chain_client.keystore import Keystores
+from chain_client.reader import LedgerReader
+from chain_client.transactions import ChainError, Reverted, Sender
+
+from ..interface import (
+    AnchorItem, BatchReceipt, CertificateState, EventKind, EventReceipt, EventRecord, IssuerInfo, Ledger,
+    LedgerError, LedgerStatus, LifecycleEvent, RootInfo,
+)
+from ..merkle import build
+from .index import ChainIndex
+
+KIND_CODES = {EventKind.REPORT_LOSS: 1, EventKind.REVOKE: 2, EventKind.ANNUAL_REVIEW: 3, EventKind.CHANGE: 4}
+ZERO = b"\0" * 32
+ADMIN = "platform-admin"
+MESSAGES = {
+    "NotAuthorisedIssuer": "{issuer} is not an active issuer allowed to issue this type",
+    "NotTheIssuer": "{issuer} is not the issuer of the certificate",
+    "FinalStatus": "the certificate is revoked or superseded: no further events",
+    "NotAllowed": "this event is not allowed in the certificate's present status",
+    "MissingValue": "the event lacks its value (next due date or new version)",
+    "RootAlreadyAnchored": "this batch is already anchored",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ChainLedger(Ledger):
+    def __init__(self, w3: Web3, deployed: Deployed, keystores: Keystores, index_path: Path,
+                 confirmations: int = 0, min_balance: int = 10**17) -> None:
+        self.w3, self.deployed, self.keys = w3, deployed, keystores
+        self.registry = contract(w3, "IssuerRegistry", deployed.registry)
+        self.contract = contract(w3, "CertificateLedger", deployed.ledger)
+        self.reader = LedgerReader(self.contract)
+        self.index = ChainIndex(index_path)
+        self.confirmations, self.min_balance = confirmations, min_balance
+        self._senders: dict[str, Sender] = {}
+
+    def close(self) -> None:
+        self.index.close()
+
+    def sender(self, name: str) -> Sender:
+        if name not in self._senders:
+            self._senders[name] = Sender(self.w3, self.keys.get_or_create(name), self.confirmations)
+        return self._senders[name]
+
+    def _send(self, who: str, fn, issuer: str = ""):
+        try:
+            return self.sender(who).transact(fn)
+        except Reverted as exc:
+            text = MESSAGES.get(exc.error_name or "", str(exc)).format(issuer=issuer)
+            raise LedgerError(text) from None
+        except ChainError as exc:
+            raise LedgerError(f"the chain is unavailable: {exc}") from None
+
+    def _fund(self, address: str) -> None:
+        """Accounts pay gas; the platform admin tops up a department that runs low."""
+        if self.w3.eth.get_balance(address) < self.min_balance:
+            admin = self.sender(ADMIN)
+            tx = {"to": address, "value": self.min_balance * 10, "gas": 21000, "chainId": admin.chain_id,
+                  "nonce": admin._next_nonce(), **admin._fees()}
+            signed = admin.account.sign_transaction(tx)
+            admin.wait(self.w3.eth.send_raw_transaction(signed.raw_transaction).hex())
+
+    # --- issuer registry ---
+    def register_issuer(self, issuer: str, name: str, type_codes: Sequence[str]) -> IssuerInfo:
+        account = self.keys.get_or_create(issuer)
+        self._fund(account.address)
+        self._send(ADMIN, self.registry.functions.registerIssuer(account.address, name,
+                                                                  [type_code_id(t) for t in type_codes]))
+        known = self.index.issuer(issuer) or {"type_codes": []}
+        codes = sorted(set(known["type_codes"]) | set(type_codes))
+        self.index.put_issuer(issuer, {"name": name, "type_codes": codes, "address": account.address})
+        return self.issuer_info(issuer)
+
+    def suspend_issuer(self, issuer: str) -> None:
+        rec = self.index.issuer(issuer)
+        if rec is None:
+            raise LedgerError(f"issuer {issuer} is not registered")
+        self._send(ADMIN, self.registry.functions.suspendIssuer(rec["address"]))
+
+    def issuer_info(self, issuer: str) -> IssuerInfo | None:
+        rec = self.index.issuer(issuer)
+        if rec is None:
+            return None
+        registered, active, name = self.registry.functions.issuer(rec["address"]).call()
+        codes = frozenset(t for t in rec["type_codes"]
+                          if self.registry.functions.isAuthorised(rec["address"], type_code_id(t)).call() or not active)
+        return IssuerInfo(issuer, name, codes, active)
+
+    # --- anchoring ---
+    def anchor_batch(self, issuer: str, type_code: str, items: Sequence[AnchorItem]) -> BatchReceipt:
+        if not items:
+            raise LedgerError("an anchored batch needs at least one certificate")
+        ids = [i.certificate_id for i in items]
+        if len(set(ids)) != len(ids):
+            raise LedgerError("a certificate appears twice in the batch")
+        if any(len(i.digest) != 32 for i in items):
+            raise LedgerError("certificate digests are 32 bytes")
+        for cid in ids:
+            if self.index.get(cid) is not None:
+                raise LedgerError(f"certificate {cid} is already on the ledger")
+        root, proofs = build(i.digest for i in items)
+        rec = self.index.issuer(issuer)
+        if rec is None:
+            raise LedgerError(f"issuer {issuer} is not an active registered issuer")
+        found = self._find_anchor(root)
+        if found is None:
+            self._send(issuer, self.contract.functions.anchorBatch(root, type_code_id(type_code), len(items)), issuer)
+            found = self._find_anchor(root)
+        tx_hash, block = found
+        self.index.put_batch({i.certificate_id: {"digest": i.digest.hex(), "root": root.hex(),
+                                                 "proof": [p.hex() for p in proofs[i.digest]], "issuer": issuer,
+                                                 "block": block} for i in items})
+        return BatchReceipt(root, tx_hash, block, {i.certificate_id: proofs[i.digest] for i in items}, _now())
+
+    def _find_anchor(self, root: bytes) -> tuple[str, int] | None:
+        """The transaction that anchored ``root``, found by content (its indexed log)."""
+        info = self.reader.root(root)
+        if info is None:
+            return None
+        logs = self.contract.events.BatchAnchored().get_logs(
+            from_block=info["block"], to_block=info["block"], argument_filters={"root": root})
+        return (logs[0]["transactionHash"].hex(), info["block"]) if logs else ("", info["block"])
+
+    # --- lifecycle events ---
+    def record_events(self, events: Sequence[LifecycleEvent]) -> list[EventReceipt]:
+        if not events:
+            return []
+        inputs = []
+        for ev in events:
+            rec = self.index.get(ev.certificate_id)
+            if rec is None:
+                raise LedgerError(f"certificate {ev.certificate_id} is not on the ledger")
+            if ev.kind not in KIND_CODES:
+                raise LedgerError("issue events are written by anchor_batch")
+            due = int(datetime(ev.next_review_due.year, ev.next_review_due.month, ev.next_review_due.day,
+                               tzinfo=timezone.utc).timestamp()) if ev.next_review_due else 0
+            new = Web3.keccak(text=ev.superseded_by) if ev.superseded_by else (ev.superseded_by_digest or ZERO)
+            reason = Web3.keccak(text=ev.reason) if ev.reason else ZERO
+            inputs.append((bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]),
+                           [bytes.fromhex(p) for p in rec["proof"]], KIND_CODES[ev.kind], due, new, reason))
+        senders = {ev.issuer for ev in events}
+        who = senders.pop() if len(senders) == 1 else ADMIN  # one transaction: all events or none
+        sent = self._send(who, self.contract.functions.recordEvents(inputs), who)
+        at = _now()
+        return [EventReceipt(ev.certificate_id, ev.kind, sent.tx_hash, sent.block, at) for ev in events]
+
+    # --- reading ---
+    def _located(self, certificate_id: str):
+        rec = self.index.get(certificate_id)
+        if rec is None:
+            return None
+        return rec, bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]), [bytes.fromhex(p) for p in rec["proof"]]
+
+    def status(self, certificate_id: str) -> CertificateState | None:
+        found = self._located(certificate_id)
+        if found is None:
+            return None
+        rec, digest, root, proof = found
+        s = self.reader.status(digest, root, proof)
+        if s["status"] == "none":
+            return None
+        due = datetime.fromtimestamp(s["next_review_due"], timezone.utc).date() if s["next_review_due"] else None
+        return CertificateState(certificate_id, LedgerStatus(s["status"]), rec["issuer"], digest, root, rec["block"],
+                                s["last_block"], due, None)
+
+    def history(self, certificate_id: str) -> list[EventRecord]:
+        found = self._located(certificate_id)
+        if found is None:
+            return []
+        rec, digest, root, proof = found
+        out = []
+        for e in self.reader.history(digest, root, proof):
+            due = datetime.fromtimestamp(e.next_review_due, timezone.utc).date() if e.next_review_due else None
+            out.append(EventRecord(certificate_id, EventKind(e.kind), rec["issuer"], e.block, e.prev_block,
+                                   e.tx_hash, _now(), actor=e.actor, next_review_due=due,
+                                   digest=digest if e.kind == "issue" else None,
+                                   root=root if e.kind == "issue" else None))
+        return out
+
+    def root_info(self, root: bytes) -> RootInfo | None:
+        info = self.reader.root(root)
+        if info is None:
+            return None
+        return RootInfo(root, info["issuer"], info["type_code"].hex(), info["count"], info["block"], _now())
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
