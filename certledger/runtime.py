@@ -62,15 +62,30 @@ class Platform:
         """The ledger chosen by ``blockchain.enabled``; the local store when it is false."""
         with self._lock:
             if self._ledger is None:
-                if self.settings.blockchain.enabled:
-                    from .config import ConfigError
-
-                    raise ConfigError("config error: blockchain.enabled = true needs the chain ledger, which this "
-                                      "build does not include yet; set blockchain.enabled = false")
-                from ledger.local import LocalLedger
-
-                self._ledger = LocalLedger(self.settings.ledger_path)
+                self._ledger = self._open_chain() if self.settings.blockchain.enabled else self._open_local()
             return self._ledger
+
+    def _open_local(self):
+        from ledger.local import LocalLedger
+
+        return LocalLedger(self.settings.ledger_path)
+
+    def _open_chain(self):
+        from .config import ConfigError
+        from .crypto.at_rest import load_kek
+
+        bc = self.settings.blockchain
+        if not bc.rpc_url:
+            raise ConfigError("config error: blockchain.enabled = true needs blockchain.rpc_url (the URL of the "
+                              "chain's JSON-RPC); the embedded node comes with the ledger node")
+        from ledger.chain.factory import open_chain_ledger
+
+        return open_chain_ledger(self.settings.data_dir, bc.rpc_url, load_kek(self.settings.kek_path), bc.confirmations)
+
+    def open_local_store(self):
+        """The LevelDB store, whatever the mode (backfill reads it while the chain ledger is open)."""
+        return self._open_local()
+
 
     def close(self) -> None:
         with self._lock:

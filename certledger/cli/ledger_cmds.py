@@ -27,3 +27,26 @@ def check(state) -> None:
         return
     click.echo(f"ledger BROKEN: {report.first_problem}", err=True)
     raise SystemExit(1)
+
+
+@ledger_group.command("backfill")
+@click.pass_obj
+def backfill(state) -> None:
+    """Replay the local store's history onto the chain (blockchain.enabled = true); resumable."""
+    from tqdm import tqdm
+
+    from ledger.backfill import backfill as run_backfill
+
+    settings = state.settings
+    if not settings.blockchain.enabled:
+        raise click.UsageError("backfill writes to the chain: set blockchain.enabled = true and blockchain.rpc_url")
+    platform = state.platform
+    chain = platform.ledger
+    local = platform.open_local_store()
+    try:
+        with tqdm(total=local.head(), unit="entry", desc="backfill") as bar:
+            report = run_backfill(local, chain, settings.data_dir / "chain" / "backfill.json", bar.update)
+    finally:
+        local.close()
+    click.echo(f"backfill done: {report.replayed} replayed, {report.skipped} already on the chain, "
+               f"up to local entry {report.last_seq}")
