@@ -23,8 +23,11 @@ def free_port() -> int:
 
 
 class AnvilNode:
-    def __init__(self, chain_id: int = 2836, gas_limit: int = 100_000_000) -> None:
-        self.chain_id, self.gas_limit = chain_id, gas_limit
+    def __init__(self, chain_id: int = 2836, gas_limit: int = 100_000_000, state_file: Path | None = None,
+                 port: int | None = None) -> None:
+        """``state_file``: the chain is saved there on stop and loaded on start (a node that comes back)."""
+        self.chain_id, self.gas_limit, self.state_file = chain_id, gas_limit, state_file
+        self.port = port
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -33,12 +36,13 @@ class AnvilNode:
 
         if not ANVIL.exists():
             raise RuntimeError("anvil is missing: run `npm ci` in contracts/ (./scripts/test does)")
-        port = free_port()
-        self.proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--hardfork", "london", "--chain-id",
-             str(self.chain_id), "--gas-limit", str(self.gas_limit), "--silent", "--accounts", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = self.port or free_port()
+        cmd = [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--hardfork", "london", "--chain-id",
+               str(self.chain_id), "--gas-limit", str(self.gas_limit), "--silent", "--accounts", "1"]
+        if self.state_file:
+            cmd += ["--state", str(self.state_file)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{self.port}"
         w3 = Web3(Web3.HTTPProvider(self.url))
         deadline = time.time() + timeout
         while not w3.is_connected():

@@ -8,6 +8,7 @@ from .certificates import Certificate, CertificateCopy, CertificateStatus, Seria
 from .approvals import ApprovalRecord
 from .audit import AuditEntry, AuditHead
 from .keys import DataKey
+from .outbox import OutboxItem
 
 __all__ = [
     "Tenant", "Department", "Role", "User", "UserRole", "RoleCode",
@@ -15,5 +16,5 @@ __all__ = [
     "CertificateType", "TypeField", "ValueType",
     "Catalog", "ShareType",
     "Certificate", "CertificateCopy", "CertificateStatus", "SerialCounter",
-    "ApprovalRecord", "AuditEntry", "AuditHead", "DataKey",
+    "ApprovalRecord", "AuditEntry", "AuditHead", "DataKey", "OutboxItem",
 ]

@@ -8,6 +8,7 @@ between sending and recording therefore never anchors twice.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +42,17 @@ MESSAGES = {
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _unreachable_is_ledger_error(fn):
+    """A node that is down or restarting is a LedgerError the caller can wait on, not a crash."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (OSError, TimeoutError) as exc:
+            raise LedgerError(f"the chain is unavailable: {type(exc).__name__}") from None
+    return wrapper
 
 
 class ChainLedger(Ledger):
@@ -81,6 +93,7 @@ class ChainLedger(Ledger):
             admin.wait(self.w3.eth.send_raw_transaction(signed.raw_transaction).hex())
 
     # --- issuer registry ---
+    @_unreachable_is_ledger_error
     def register_issuer(self, issuer: str, name: str, type_codes: Sequence[str]) -> IssuerInfo:
         account = self.keys.get_or_create(issuer)
         self._fund(account.address)
@@ -91,12 +104,14 @@ class ChainLedger(Ledger):
         self.index.put_issuer(issuer, {"name": name, "type_codes": codes, "address": account.address})
         return self.issuer_info(issuer)
 
+    @_unreachable_is_ledger_error
     def suspend_issuer(self, issuer: str) -> None:
         rec = self.index.issuer(issuer)
         if rec is None:
             raise LedgerError(f"issuer {issuer} is not registered")
         self._send(ADMIN, self.registry.functions.suspendIssuer(rec["address"]))
 
+    @_unreachable_is_ledger_error
     def issuer_info(self, issuer: str) -> IssuerInfo | None:
         rec = self.index.issuer(issuer)
         if rec is None:
@@ -107,6 +122,7 @@ class ChainLedger(Ledger):
         return IssuerInfo(issuer, name, codes, active)
 
     # --- anchoring ---
+    @_unreachable_is_ledger_error
     def anchor_batch(self, issuer: str, type_code: str, items: Sequence[AnchorItem]) -> BatchReceipt:
         if not items:
             raise LedgerError("an anchored batch needs at least one certificate")
@@ -142,6 +158,7 @@ class ChainLedger(Ledger):
         return (logs[0]["transactionHash"].hex(), info["block"]) if logs else ("", info["block"])
 
     # --- lifecycle events ---
+    @_unreachable_is_ledger_error
     def record_events(self, events: Sequence[LifecycleEvent]) -> list[EventReceipt]:
         if not events:
             return []
@@ -171,6 +188,7 @@ class ChainLedger(Ledger):
             return None
         return rec, bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]), [bytes.fromhex(p) for p in rec["proof"]]
 
+    @_unreachable_is_ledger_error
     def status(self, certificate_id: str) -> CertificateState | None:
         found = self._located(certificate_id)
         if found is None:
@@ -183,6 +201,7 @@ class ChainLedger(Ledger):
         return CertificateState(certificate_id, LedgerStatus(s["status"]), rec["issuer"], digest, root, rec["block"],
                                 s["last_block"], due, None)
 
+    @_unreachable_is_ledger_error
     def history(self, certificate_id: str) -> list[EventRecord]:
         found = self._located(certificate_id)
         if found is None:
@@ -197,11 +216,13 @@ class ChainLedger(Ledger):
                                    root=root if e.kind == "issue" else None))
         return out
 
+    @_unreachable_is_ledger_error
     def root_info(self, root: bytes) -> RootInfo | None:
         info = self.reader.root(root)
         if info is None:
             return None
         return RootInfo(root, info["issuer"], info["type_code"].hex(), info["count"], info["block"], _now())
 
+    @_unreachable_is_ledger_error
     def head(self) -> int:
         return self.w3.eth.block_number
