@@ -76,6 +76,7 @@ class Sender:
                 signed = self.account.sign_transaction(tx)
                 try:
                     tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    raw = signed.raw_transaction
                     break
                 except Web3RPCError as exc:
                     self._nonce = None  # re-read from the node: another writer, or a dropped transaction
@@ -86,7 +87,13 @@ class Sender:
                     if attempt == self.retries:
                         raise ChainError(f"the chain is unreachable: {exc}") from None
                     time.sleep(0.5 * (attempt + 1))
-        return self.wait(tx_hash.hex() if isinstance(tx_hash, bytes) else str(tx_hash))
+        return self.wait(tx_hash.hex() if isinstance(tx_hash, bytes) else str(tx_hash), raw)
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            return self.w3.eth.get_transaction(tx_hash) is not None
+        except Exception:  # web3 raises TransactionNotFound for an unknown hash
+            return False
 
     def deploy(self, abi: list, bytecode: str, *args) -> tuple[str, Sent]:
         contract = self.w3.eth.contract(abi=abi, bytecode=bytecode)
@@ -94,11 +101,20 @@ class Sender:
         receipt = self.w3.eth.get_transaction_receipt(sent.tx_hash)
         return receipt["contractAddress"], sent
 
-    def wait(self, tx_hash: str) -> Sent:
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
-        except TimeExhausted:
-            raise ChainError(f"transaction {tx_hash} was not mined within {self.timeout:.0f} s") from None
+    def wait(self, tx_hash: str, raw: bytes | None = None) -> Sent:
+        """The receipt; a transaction the node has dropped from its pool is sent again, as signed."""
+        for attempt in range(self.retries + 1):
+            try:
+                receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=0.05)
+                break
+            except TimeExhausted:
+                if attempt == self.retries or raw is None:
+                    raise ChainError(f"transaction {tx_hash} was not mined within {self.timeout:.0f} s") from None
+                if not self._known(tx_hash):
+                    try:
+                        self.w3.eth.send_raw_transaction(raw)  # dropped: the same bytes, the same nonce
+                    except Web3RPCError:
+                        pass  # mined meanwhile, or known to the node again
         if receipt["status"] != 1:
             raise Reverted(f"transaction {tx_hash} reverted")
         while self.confirmations and self.w3.eth.block_number - receipt["blockNumber"] + 1 < self.confirmations:

@@ -216,3 +216,26 @@ def test_doc_verify_pdf(initialised, tmp_path):
     plain.write_bytes(render_pdf(default_for([]), {"holder": "某某"}))
     r = run("doc", "verify", str(plain), data=initialised)
     assert r.returncode == 1 and "no seal" in r.stdout
+
+
+def test_ledger_drain_writes_the_outbox(initialised, tmp_path):
+    import os
+    import shutil
+
+    from certledger.config import load_settings
+    from certledger.runtime import Platform
+    from issuance.anchoring import enqueue_anchor
+
+    d = tmp_path / "drain"
+    shutil.copytree(initialised, d)
+    p = Platform(load_settings(d, environ={}))
+    p.ledger.register_issuer("D1", "测试局", ["T1"])
+    with p.session_factory() as s:
+        for i in range(7):
+            enqueue_anchor(s, f"c{i}", "D1", "T1", os.urandom(32))
+        enqueue_anchor(s, "x0", "NOBODY", "T1", os.urandom(32))
+        s.commit()
+    p.close()
+    r = run("ledger", "drain", data=d)
+    assert r.returncode == 1 and "anchored 7" in r.stdout and "waiting 1" in r.stdout
+    assert "NOBODY is not an active registered issuer" in r.stderr

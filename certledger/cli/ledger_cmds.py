@@ -50,3 +50,19 @@ def backfill(state) -> None:
         local.close()
     click.echo(f"backfill done: {report.replayed} replayed, {report.skipped} already on the chain, "
                f"up to local entry {report.last_seq}")
+
+
+@ledger_group.command("drain")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 10000))
+@click.pass_obj
+def drain(state, batch: int) -> None:
+    """Write what waits in the outbox to the ledger; exit 1 if the ledger could not take it all."""
+    from issuance.anchoring import Worker
+
+    platform = state.platform
+    report = Worker(platform.session_factory, platform.ledger, batch).drain()
+    click.echo(f"anchored {report.anchored}, events {report.events}, recovered {report.recovered}, "
+               f"waiting {report.waiting}")
+    if report.error:
+        click.echo(f"ledger: {report.error}", err=True)
+        raise SystemExit(1)

@@ -134,3 +134,36 @@ def test_reader_walks_history_from_logs_and_checks_proofs_both_ways(chain):
     never = os.urandom(32)
     assert r.verify_inclusion(never, root, proofs[d]) == (False, False)
     assert r.history(never, root, proofs[d]) == [] and r.root(os.urandom(32)) is None
+
+
+def test_a_dropped_transaction_is_sent_again(w3):
+    """The node forgets a pending transaction; the sender re-broadcasts the same signed bytes."""
+    import threading
+    import time as _time
+
+    from chain_client.contracts import deploy_all
+
+    [acct] = funded(w3)
+    sender = Sender(w3, acct, timeout=1.5)
+    deployed = deploy_all(sender)
+    registry = contract(w3, "IssuerRegistry", deployed.registry)
+    w3.provider.make_request("evm_setAutomine", [False])
+    result = {}
+    t = threading.Thread(target=lambda: result.update(sent=sender.transact(
+        registry.functions.registerIssuer(acct.address, "dropped", [T1]))))
+    try:
+        t.start()
+        deadline = _time.time() + 10
+        pending = []
+        while not pending and _time.time() < deadline:
+            pending = w3.provider.make_request("eth_getBlockByNumber", ["pending", False])["result"]["transactions"]
+            _time.sleep(0.05)
+        assert pending, "the transaction never reached the pool"
+        w3.provider.make_request("anvil_dropTransaction", [pending[0]])
+        _time.sleep(2.0)                    # the sender times out, finds it unknown, sends it again
+        w3.provider.make_request("evm_mine", [])
+        t.join(timeout=15)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    assert result["sent"].status == 1
+    assert registry.functions.isActive(acct.address).call()
