@@ -122,6 +122,18 @@ class IssuerInfo:
     active: bool = True
 
 
+def check_batch(items: Sequence[AnchorItem]) -> list[str]:
+    """The rules every backend applies to a batch before anchoring it; returns the ids."""
+    if not items:
+        raise LedgerError("an anchored batch needs at least one certificate")
+    ids = [i.certificate_id for i in items]
+    if len(set(ids)) != len(ids):
+        raise LedgerError("a certificate appears twice in the batch")
+    if any(len(i.digest) != 32 for i in items):
+        raise LedgerError("certificate digests are 32 bytes")
+    return ids
+
+
 class Ledger(abc.ABC):
     """Implemented by ``ledger.local.LocalLedger`` and (later) the chain ledger."""
 

@@ -22,7 +22,7 @@ from chain_client.transactions import ChainError, Reverted, Sender
 
 from ..interface import (
     AnchorItem, BatchReceipt, CertificateState, EventKind, EventReceipt, EventRecord, IssuerInfo, Ledger,
-    LedgerError, LedgerStatus, LifecycleEvent, RootInfo,
+    LedgerError, LedgerStatus, LifecycleEvent, RootInfo, check_batch,
 )
 from ..merkle import build
 from .index import ChainIndex
@@ -124,13 +124,7 @@ class ChainLedger(Ledger):
     # --- anchoring ---
     @_unreachable_is_ledger_error
     def anchor_batch(self, issuer: str, type_code: str, items: Sequence[AnchorItem]) -> BatchReceipt:
-        if not items:
-            raise LedgerError("an anchored batch needs at least one certificate")
-        ids = [i.certificate_id for i in items]
-        if len(set(ids)) != len(ids):
-            raise LedgerError("a certificate appears twice in the batch")
-        if any(len(i.digest) != 32 for i in items):
-            raise LedgerError("certificate digests are 32 bytes")
+        ids = check_batch(items)
         for cid in ids:
             if self.index.get(cid) is not None:
                 raise LedgerError(f"certificate {cid} is already on the ledger")

@@ -17,7 +17,7 @@ import plyvel
 
 from ..interface import (
     AnchorItem, BatchReceipt, CertificateState, EventKind, EventReceipt, EventRecord, IssuerInfo, Ledger,
-    LedgerError, LedgerStatus, LifecycleEvent, RootInfo,
+    LedgerError, LedgerStatus, LifecycleEvent, RootInfo, check_batch,
 )
 from ..merkle import build
 from . import layout as L
@@ -141,13 +141,7 @@ class LocalLedger(Ledger):
             raise LedgerError(f"issuer {issuer} is not an active registered issuer")
         if type_code not in info.type_codes:
             raise LedgerError(f"issuer {issuer} may not issue type {type_code}")
-        if not items:
-            raise LedgerError("an anchored batch needs at least one certificate")
-        ids = [i.certificate_id for i in items]
-        if len(set(ids)) != len(ids):
-            raise LedgerError("a certificate appears twice in the batch")
-        if any(len(i.digest) != 32 for i in items):
-            raise LedgerError("certificate digests are 32 bytes")
+        ids = check_batch(items)
         root, proofs = build(i.digest for i in items)
         with self._lock:
             for cid in ids:
