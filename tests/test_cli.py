@@ -239,3 +239,15 @@ def test_ledger_drain_writes_the_outbox(initialised, tmp_path):
     r = run("ledger", "drain", data=d)
     assert r.returncode == 1 and "anchored 7" in r.stdout and "waiting 1" in r.stdout
     assert "NOBODY is not an active registered issuer" in r.stderr
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(initialised):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run("serve", "--port", str(port), data=initialised)
+    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert "Traceback" not in r.stderr

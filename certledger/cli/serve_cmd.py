@@ -28,4 +28,7 @@ def serve(state, host: str | None, port: int | None, threads: int) -> None:
     port = port or settings.server.port
     click.echo(f"CertLedger serving on http://{host}:{port}  (data: {state.data_dir}, "
                f"ledger: {'chain' if settings.blockchain.enabled else 'local store'})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="CertLedger")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="CertLedger")
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

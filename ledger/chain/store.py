@@ -86,11 +86,10 @@ class ChainLedger(Ledger):
     def _fund(self, address: str) -> None:
         """Accounts pay gas; the platform admin tops up a department that runs low."""
         if self.w3.eth.get_balance(address) < self.min_balance:
-            admin = self.sender(ADMIN)
-            tx = {"to": address, "value": self.min_balance * 10, "gas": 21000, "chainId": admin.chain_id,
-                  "nonce": admin._next_nonce(), **admin._fees()}
-            signed = admin.account.sign_transaction(tx)
-            admin.wait(self.w3.eth.send_raw_transaction(signed.raw_transaction).hex())
+            try:
+                self.sender(ADMIN).transfer(address, self.min_balance * 10)
+            except ChainError as exc:
+                raise LedgerError(f"cannot fund the account {address}: {exc}") from None
 
     # --- issuer registry ---
     @_unreachable_is_ledger_error
@@ -117,8 +116,7 @@ class ChainLedger(Ledger):
         if rec is None:
             return None
         registered, active, name = self.registry.functions.issuer(rec["address"]).call()
-        codes = frozenset(t for t in rec["type_codes"]
-                          if self.registry.functions.isAuthorised(rec["address"], type_code_id(t)).call() or not active)
+        codes = frozenset(rec["type_codes"])  # as registered through this ledger, like the local store
         return IssuerInfo(issuer, name, codes, active)
 
     # --- anchoring ---
