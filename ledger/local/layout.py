@@ -7,10 +7,13 @@ sequence number big-endian so that iteration order is log order. An entry is sto
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import orjson
 from eth_hash.auto import keccak
+
+from ..interface import EventKind, LifecycleEvent
 
 HEAD = b"H"
 LOG = b"L"
@@ -61,3 +64,36 @@ def unpack_head(raw: bytes | None) -> tuple[int, bytes]:
     if raw is None:
         return 0, GENESIS_HASH
     return int.from_bytes(raw[:8], "big"), raw[8:40]
+
+
+# --- entries of the log ----------------------------------------------------------------------------
+# Bytes are written as 0x-hex and dates as ISO strings, so an entry reads the same in any language.
+
+LIFECYCLE_KINDS = ("report_loss", "revoke", "annual_review", "change")
+
+
+def hex_or_none(b: bytes | None) -> str | None:
+    return None if b is None else "0x" + b.hex()
+
+
+def unhex_or_none(s: str | None) -> bytes | None:
+    return None if s is None else bytes.fromhex(s[2:])
+
+
+def event_entry(ev: LifecycleEvent, at_iso: str, prev_block: int) -> dict[str, Any]:
+    """The log entry of a lifecycle event (``seq`` and ``prev_hash`` are added when appended)."""
+    return {
+        "kind": ev.kind.value, "at": at_iso, "certificate_id": ev.certificate_id,
+        "issuer": ev.issuer, "actor": ev.actor, "reason": ev.reason,
+        "next_review_due": ev.next_review_due.isoformat() if ev.next_review_due else None,
+        "superseded_by": ev.superseded_by, "superseded_by_digest": hex_or_none(ev.superseded_by_digest),
+        "prev_block": prev_block,
+    }
+
+
+def event_of(entry: dict[str, Any]) -> LifecycleEvent:
+    """The lifecycle event a log entry records (the inverse of ``event_entry``)."""
+    due = entry["next_review_due"]
+    return LifecycleEvent(entry["certificate_id"], EventKind(entry["kind"]), entry["issuer"], entry["actor"],
+                          entry["reason"], date.fromisoformat(due) if due else None, entry["superseded_by"],
+                          unhex_or_none(entry["superseded_by_digest"]))

@@ -21,25 +21,12 @@ from ..interface import (
 )
 from ..merkle import build
 from . import layout as L
+from .rules import apply_event, new_state
 
 K = EventKind
 ST = LedgerStatus
-FINAL = (ST.REVOKED, ST.SUPERSEDED)
-# which status each event needs before it, and the status it leaves
-RULES: dict[EventKind, tuple[tuple[LedgerStatus, ...], LedgerStatus | None]] = {
-    K.REPORT_LOSS: ((ST.EFFECTIVE,), ST.LOST),
-    K.REVOKE: ((ST.EFFECTIVE, ST.LOST), ST.REVOKED),
-    K.ANNUAL_REVIEW: ((ST.EFFECTIVE,), None),  # keeps the status, moves the due date
-    K.CHANGE: ((ST.EFFECTIVE, ST.LOST), ST.SUPERSEDED),
-}
-
-
-def _hex(b: bytes | None) -> str | None:
-    return None if b is None else "0x" + b.hex()
-
-
-def _unhex(s: str | None) -> bytes | None:
-    return None if s is None else bytes.fromhex(s[2:])
+_hex = L.hex_or_none
+_unhex = L.unhex_or_none
 
 
 def _date(s: str | None) -> date | None:
@@ -51,6 +38,13 @@ def _now() -> datetime:
 
 
 class LocalLedger(Ledger):
+    """The ledger in one LevelDB directory, which only one process may hold open at a time.
+
+    ``admins`` are the identities allowed to record events on any certificate (and while its
+    issuer is suspended), as the registry's admins are on the chain. Writers are serialised by a
+    lock so that each call reads the head and appends after it; readers never wait.
+    """
+
     def __init__(self, path: Path | str, admins: Sequence[str] = ()) -> None:
         self.path = Path(path)
         self.admins = frozenset(admins)
@@ -99,34 +93,50 @@ class LocalLedger(Ledger):
         raw = self._db.get(L.log_key(seq))
         return None if raw is None else L.decode(raw[32:])
 
-    def export_entries(self) -> Iterator[dict[str, Any]]:
-        """Every log entry in order, decoded: the input of a backfill onto a chain."""
-        for _key, raw in self._db.iterator(prefix=L.LOG):
+    def export_entries(self, start: int = 1) -> Iterator[dict[str, Any]]:
+        """Every log entry from ``start`` on, in order, decoded: the input of a backfill onto a chain.
+
+        Streams from one consistent view of the store (LevelDB iterators read a snapshot), so
+        writes made meanwhile are not seen half-way; ``start`` lets a resumed backfill seek.
+        """
+        for _key, raw in self._db.iterator(start=L.log_key(max(start, 1)), stop=L.log_key(2**64 - 1)):
             yield L.decode(raw[32:])
+
+    def rebuild_indexes(self) -> int:
+        """Recompute status, root and issuer indexes from the log (see ``rebuild``); entries replayed.
+
+        Writers wait meanwhile; readers may see indexes half rebuilt, so run it as maintenance.
+        """
+        from .rebuild import rebuild
+
+        with self._lock:
+            return rebuild(self._db)
 
     # --- issuer registry ---
     def register_issuer(self, issuer: str, name: str, type_codes: Sequence[str]) -> IssuerInfo:
         if not issuer:
             raise LedgerError("an issuer needs an identity")
         record = {"issuer": issuer, "name": name, "type_codes": sorted(set(type_codes)), "active": True}
-        self._write_registry(record)
+        with self._lock:
+            self._write_registry(record)
         return self.issuer_info(issuer)
 
     def suspend_issuer(self, issuer: str) -> None:
-        info = self._get_json(L.issuer_key(issuer))
-        if info is None:
-            raise LedgerError(f"issuer {issuer} is not registered")
-        info["active"] = False
-        self._write_registry(info)
+        with self._lock:
+            info = self._get_json(L.issuer_key(issuer))
+            if info is None:
+                raise LedgerError(f"issuer {issuer} is not registered")
+            info["active"] = False
+            self._write_registry(info)
 
     def _write_registry(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            seq, prev = L.unpack_head(self._db.get(L.HEAD))
-            at = _now()
-            with self._db.write_batch(transaction=True) as wb:
-                h = self._append(wb, seq + 1, prev, {"kind": "issuer", "at": at.isoformat(), **record})
-                wb.put(L.issuer_key(record["issuer"]), L.encode(record))
-                wb.put(L.HEAD, L.pack_head(seq + 1, h))
+        """One log entry holding the whole new record, so a replay needs nothing else (lock held)."""
+        seq, prev = L.unpack_head(self._db.get(L.HEAD))
+        at = _now()
+        with self._db.write_batch(transaction=True) as wb:
+            h = self._append(wb, seq + 1, prev, {"kind": "issuer", "at": at.isoformat(), **record})
+            wb.put(L.issuer_key(record["issuer"]), L.encode(record))
+            wb.put(L.HEAD, L.pack_head(seq + 1, h))
 
     def issuer_info(self, issuer: str) -> IssuerInfo | None:
         r = self._get_json(L.issuer_key(issuer))
@@ -136,14 +146,14 @@ class LocalLedger(Ledger):
 
     # --- anchoring ---
     def anchor_batch(self, issuer: str, type_code: str, items: Sequence[AnchorItem]) -> BatchReceipt:
-        info = self.issuer_info(issuer)
-        if info is None or not info.active:
-            raise LedgerError(f"issuer {issuer} is not an active registered issuer")
-        if type_code not in info.type_codes:
-            raise LedgerError(f"issuer {issuer} may not issue type {type_code}")
         ids = check_batch(items)
         root, proofs = build(i.digest for i in items)
-        with self._lock:
+        with self._lock:  # the issuer is checked under the lock: a suspension cannot slip in between
+            info = self.issuer_info(issuer)
+            if info is None or not info.active:
+                raise LedgerError(f"issuer {issuer} is not an active registered issuer")
+            if type_code not in info.type_codes:
+                raise LedgerError(f"issuer {issuer} may not issue type {type_code}")
             for cid in ids:
                 if self._db.get(L.status_key(cid)) is not None:
                     raise LedgerError(f"certificate {cid} is already on the ledger")
@@ -152,84 +162,65 @@ class LocalLedger(Ledger):
             seq, prev = L.unpack_head(self._db.get(L.HEAD))
             seq += 1
             at = _now()
+            root_hex = _hex(root)
+            pairs = [(i.certificate_id, _hex(i.digest)) for i in items]
             with self._db.write_batch(transaction=True) as wb:
                 h = self._append(wb, seq, prev, {
                     "kind": "batch", "at": at.isoformat(), "issuer": issuer, "type_code": type_code,
-                    "root": _hex(root), "count": len(items),
-                    "items": [[i.certificate_id, _hex(i.digest)] for i in items],
+                    "root": root_hex, "count": len(items), "items": [list(p) for p in pairs],
                 })
-                for i in items:
-                    wb.put(L.status_key(i.certificate_id), L.encode({
-                        "status": ST.EFFECTIVE.value, "issuer": issuer, "digest": _hex(i.digest), "root": _hex(root),
-                        "issued_block": seq, "last_block": seq, "next_review_due": None, "superseded_by": None}))
+                for cid, digest_hex in pairs:
+                    wb.put(L.status_key(cid), L.encode(new_state(issuer, digest_hex, root_hex, seq)))
                 wb.put(L.root_key(root), L.encode({"issuer": issuer, "type_code": type_code, "count": len(items),
                                                    "block": seq, "at": at.isoformat()}))
                 wb.put(L.HEAD, L.pack_head(seq, h))
         return BatchReceipt(root, f"local:{seq}", seq, {i.certificate_id: proofs[i.digest] for i in items}, at)
 
     # --- lifecycle events ---
-    def _apply(self, state: dict[str, Any], ev: LifecycleEvent) -> None:
-        """Check one event against the certificate's current state and update that state."""
-        cid = ev.certificate_id
-        current = ST(state["status"])
-        if current in FINAL:
-            raise LedgerError(f"certificate {cid} is {current.value}: no further events")
-        if ev.kind is K.ISSUE:
-            raise LedgerError("issue events are written by anchor_batch")
-        if ev.issuer != state["issuer"] and ev.issuer not in self.admins:
-            raise LedgerError(f"{ev.issuer} is not the issuer of certificate {cid}")
-        allowed_from, target = RULES[ev.kind]
-        if current not in allowed_from:
-            raise LedgerError(f"certificate {cid}: {ev.kind.value} is not allowed when {current.value}")
-        if ev.kind is K.ANNUAL_REVIEW:
-            if ev.next_review_due is None:
-                raise LedgerError("an annual review needs the next due date")
-            state["next_review_due"] = ev.next_review_due.isoformat()
-        if ev.kind is K.CHANGE:
-            if not ev.superseded_by:
-                raise LedgerError("a change needs the identifier of the new version")
-            if ev.superseded_by_digest is not None and len(ev.superseded_by_digest) != 32:
-                raise LedgerError("the new version's digest is 32 bytes")
-            state["superseded_by"] = ev.superseded_by
-        if target is not None:
-            state["status"] = target.value
+    def _authorise(self, ev: LifecycleEvent, state: dict[str, Any], active: dict[str, bool]) -> None:
+        """The certificate's own issuer, while active, or an admin; as the chain contract decides."""
+        if ev.issuer in self.admins:
+            return
+        if ev.issuer != state["issuer"]:
+            raise LedgerError(f"{ev.issuer} is not the issuer of certificate {ev.certificate_id}")
+        if ev.issuer not in active:
+            record = self._get_json(L.issuer_key(ev.issuer))
+            active[ev.issuer] = record is not None and record["active"]
+        if not active[ev.issuer]:
+            raise LedgerError(f"issuer {ev.issuer} is suspended: only an admin may record events")
 
     def record_events(self, events: Sequence[LifecycleEvent]) -> list[EventReceipt]:
         if not events:
             return []
         with self._lock:
-            states: dict[str, dict[str, Any]] = {}
-            for ev in events:  # validate everything first, earlier events of the list included
-                cid = ev.certificate_id
-                if cid not in states:
-                    found = self._get_json(L.status_key(cid))
-                    if found is None:
-                        raise LedgerError(f"certificate {cid} is not on the ledger")
-                    states[cid] = found
-                self._apply(states[cid], ev)
-            # all valid: write them with fresh copies of the states
             seq, prev = L.unpack_head(self._db.get(L.HEAD))
             at = _now()
-            receipts = []
-            live = {cid: self._get_json(L.status_key(cid)) for cid in states}
+            at_iso = at.isoformat()
+            states: dict[str, dict[str, Any]] = {}
+            active: dict[str, bool] = {}
+            entries: list[dict[str, Any]] = []
+            # validate everything before writing anything, each event seeing the earlier ones
+            for ev in events:
+                cid = ev.certificate_id
+                state = states.get(cid)
+                if state is None:
+                    state = states[cid] = self._get_json(L.status_key(cid))
+                    if state is None:
+                        raise LedgerError(f"certificate {cid} is not on the ledger")
+                self._authorise(ev, state, active)
+                apply_event(state, ev)
+                seq += 1
+                entries.append(L.event_entry(ev, at_iso, state["last_block"]))
+                state["last_block"] = seq
+            first = seq - len(entries) + 1
             with self._db.write_batch(transaction=True) as wb:
-                for ev in events:
-                    seq += 1
-                    state = live[ev.certificate_id]
-                    prev = self._append(wb, seq, prev, {
-                        "kind": ev.kind.value, "at": at.isoformat(), "certificate_id": ev.certificate_id,
-                        "issuer": ev.issuer, "actor": ev.actor, "reason": ev.reason,
-                        "next_review_due": ev.next_review_due.isoformat() if ev.next_review_due else None,
-                        "superseded_by": ev.superseded_by, "superseded_by_digest": _hex(ev.superseded_by_digest),
-                        "prev_block": state["last_block"],
-                    })
-                    self._apply(state, ev)
-                    state["last_block"] = seq
-                    receipts.append(EventReceipt(ev.certificate_id, ev.kind, f"local:{seq}", seq, at))
-                for cid, state in live.items():
+                for n, entry in enumerate(entries):
+                    prev = self._append(wb, first + n, prev, entry)
+                for cid, state in states.items():
                     wb.put(L.status_key(cid), L.encode(state))
                 wb.put(L.HEAD, L.pack_head(seq, prev))
-        return receipts
+        return [EventReceipt(ev.certificate_id, ev.kind, f"local:{first + n}", first + n, at)
+                for n, ev in enumerate(events)]
 
     # --- reading ---
     def status(self, certificate_id: str) -> CertificateState | None:
@@ -250,6 +241,9 @@ class LocalLedger(Ledger):
                 # the issue event is told by the status index and the root index: no need to
                 # decode the whole batch entry (integrity of both is what `ledger check` verifies)
                 root = self._get_json(L.root_key(_unhex(s["root"])))
+                if root is None:
+                    raise LedgerError(f"the batch of certificate {certificate_id} is not in the root index; "
+                                      "run ledger check")
                 out.append(EventRecord(certificate_id, K.ISSUE, s["issuer"], block, 0, f"local:{block}",
                                        datetime.fromisoformat(root["at"]), digest=_unhex(s["digest"]),
                                        root=_unhex(s["root"])))
@@ -263,6 +257,8 @@ class LocalLedger(Ledger):
             out.append(EventRecord(certificate_id, K(e["kind"]), e["issuer"], block, e["prev_block"], f"local:{block}", at,
                                    actor=e["actor"], reason=e["reason"], next_review_due=_date(e["next_review_due"]),
                                    superseded_by=e["superseded_by"], superseded_by_digest=_unhex(e["superseded_by_digest"])))
+            if not 0 <= e["prev_block"] < block:  # links only go back: a damaged one must not loop
+                raise LedgerError(f"ledger entry {block} links forward to {e['prev_block']}; run ledger check")
             block = e["prev_block"]
         out.reverse()
         return out
