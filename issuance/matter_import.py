@@ -1,210 +1,267 @@
-"""Excel import of matters (事项批量导入): download the template, fill it, import all rows or none.
+"""Excel import of matters (事项批量导入): download the template, fill it in, import all rows or none.
 
-The file is checked as a zip before openpyxl reads it (size, entry count, total uncompressed
-size, entry names), so a zip bomb or a renamed file is refused with a message, not a traceback.
-Every row is validated before anything is written; the problems come back row by row and can be
-downloaded as a workbook of their own.
+The seed's flow is 批量导入 → 下载Excel模板 → fill in → upload → 确定导入. An admin may fill in any
+department of the tenant; a department user only their own (the rule of ``matters.create``).
+
+Uploaded bytes come from anyone with an account, so the file is checked as a zip *before* openpyxl
+sees it: its size, its number of entries, the total size its entries declare once uncompressed
+(``zipfile`` never inflates an entry past its declared size, so this bounds the work and stops zip
+bombs) and entry names. Whatever is wrong with the file comes back as a ``ValidationError`` with the
+key ``file``, never a traceback. Every row is then validated before anything is written: each row's
+problems are collected under keys like ``row 5: code`` (the row number Excel shows) and, if there is
+any, nothing is imported. ``error_report`` turns those problems into a workbook to download.
 """
 
 from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from io import BytesIO
-from typing import Any
+from typing import Any, Iterator
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from . import audit, matters
 from .context import Actor
 from .errors import ValidationError
-from .models import Department, Matter
+from .models import Department, RoleCode
 from .unit_of_work import UnitOfWork
 
 SHEET = "事项"
-# (header shown to the person, key, required)
-TEMPLATE_COLUMNS: list[tuple[str, str, bool]] = [
-    ("事项编码", "code", True),
-    ("事项名称", "name", True),
-    ("事项类别", "category", False),
-    ("设定依据", "basis", False),
-    ("事项描述", "description", False),
-    ("所属部门编码", "department_code", False),
+HELP_SHEET = "说明"
+# (header shown in the template, key); the order is the template's column order
+TEMPLATE_COLUMNS: list[tuple[str, str]] = [
+    ("事项编码", "code"),
+    ("事项名称", "name"),
+    ("事项类别", "category"),
+    ("设定依据", "basis"),
+    ("事项描述", "description"),
+    ("所属部门编码", "department_code"),
 ]
-EXAMPLE_MARK = "示例"
+REQUIRED = frozenset({"code", "name"})  # department_code is required only for an admin without a department
+HEADERS = {key: header for header, key in TEMPLATE_COLUMNS}
+# A row whose code starts with one of these (case-insensitive) is the template's example: skipped.
+EXAMPLE_MARKS = ("示例", "EXAMPLE")
+EXAMPLE_ROW = ["示例-230100-XK-001", "企业设立登记（示例行，导入时忽略）", "行政许可",
+               "《中华人民共和国公司法》", "示例：本行不会导入，可删除", "11230100MB0000001X"]
 MAX_BYTES = 5 * 1024 * 1024
-MAX_UNCOMPRESSED = 50 * 1024 * 1024
-MAX_ENTRIES = 200
+MAX_UNCOMPRESSED = 50 * 1024 * 1024  # an .xlsx of 5000 rows is far below this once inflated
+MAX_ENTRIES = 200                    # a workbook has a few dozen parts at most
 MAX_ROWS = 5000
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    rows: int
     created: int
+    rows: int  # data rows read (example and blank rows not counted)
 
 
-def _header(text: str, required: bool) -> str:
-    return f"{text}*" if required else text
+def _refuse(message: str) -> ValidationError:
+    return ValidationError({"file": message})
 
 
 def build_template() -> bytes:
+    """The workbook offered as 下载Excel模板: header, one skipped example row, and instructions."""
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
-    ws.append([_header(h, req) for h, _, req in TEMPLATE_COLUMNS])
+    ws.append([f"{h}*" if key in REQUIRED else h for h, key in TEMPLATE_COLUMNS])
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    ws.append([f"{EXAMPLE_MARK}-230100-XK-001", "企业设立登记（示例行，导入时忽略）", "行政许可",
-               "《中华人民共和国公司法》", "示例：可删除本行", "11230100MB0000001X"])
+    ws.append(EXAMPLE_ROW)
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
     ws.freeze_panes = "A2"
-    for col, width in zip("ABCDEF", (24, 36, 14, 30, 40, 22)):
-        ws.column_dimensions[col].width = width
-    help_ws = wb.create_sheet("说明")
+    for i, ((_, key), width) in enumerate(zip(TEMPLATE_COLUMNS, (24, 36, 14, 30, 40, 24)), start=1):
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = width
+        if key in ("code", "department_code"):
+            # text format, so Excel keeps leading zeros and long digit strings of codes as typed
+            ws.column_dimensions[letter].number_format = "@"
+    help_ws = wb.create_sheet(HELP_SHEET)
     for line in (
-        "1. 带 * 的列必须填写：事项编码、事项名称。",
-        "2. 事项编码：1-64 位字母、数字或 _ . -，在本租户内唯一。",
-        "3. 所属部门编码：部门用户可留空（默认本部门），且只能填写本部门；管理员可填写任意已进驻部门。",
-        f"4. 以“{EXAMPLE_MARK}”开头的事项编码所在行为示例行，导入时忽略；空行忽略。",
-        "5. 整个文件要么全部导入，要么全部不导入；有错误时按行列出，修改后重新导入。",
+        "事项批量导入说明",
+        "1. 请在“事项”工作表中从第 3 行起逐行填写，不要修改第 1 行的列名。",
+        "2. 带 * 的列必须填写：事项编码、事项名称。",
+        "3. 事项编码：1-64 位字母、数字或 _ . -，在本平台内不能与已有事项或本文件中其他行重复。",
+        "4. 事项名称最多 256 个字符，事项类别最多 64 个字符。",
+        "5. 所属部门编码填写部门的发证机构代码（统一社会信用代码）：部门用户可留空（默认本部门），且只能填写本部门；"
+        "管理员可填写本租户任意部门，未切换到某一部门时必须填写。",
+        f"6. 事项编码以“{EXAMPLE_MARKS[0]}”或“{EXAMPLE_MARKS[1]}”开头的行为示例行，导入时忽略；空行忽略。",
+        f"7. 文件不超过 {MAX_BYTES // (1024 * 1024)} MB，最多 {MAX_ROWS} 行事项。",
+        "8. 整个文件要么全部导入，要么全部不导入：有任何错误时不会导入任何一行，"
+        "请按错误报告逐行修改后重新导入。",
     ):
         help_ws.append([line])
-    help_ws.column_dimensions["A"].width = 100
+    help_ws["A1"].font = Font(bold=True)
+    help_ws.column_dimensions["A"].width = 110
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
 def _check_package(data: bytes, max_bytes: int) -> None:
+    """Refuse what is not a small, sane .xlsx before any XML is parsed."""
+    if not data:
+        raise _refuse("the file is empty")
     if len(data) > max_bytes:
-        raise ValidationError({"file": f"the file is larger than {max_bytes // (1024 * 1024)} MB"})
+        raise _refuse(f"the file is larger than {max_bytes / (1024 * 1024):g} MB")
     if not data.startswith(b"PK\x03\x04"):
-        raise ValidationError({"file": "not an Excel .xlsx file"})
+        raise _refuse("not an Excel .xlsx file (save it as .xlsx, not .xls or .csv)")
     try:
         with zipfile.ZipFile(BytesIO(data)) as zf:
             infos = zf.infolist()
-    except zipfile.BadZipFile:
-        raise ValidationError({"file": "not an Excel .xlsx file (damaged zip)"}) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise _refuse("not an Excel .xlsx file (the file is damaged)") from None
     if len(infos) > MAX_ENTRIES:
-        raise ValidationError({"file": "the workbook has too many parts"})
+        raise _refuse("not an Excel .xlsx file (too many parts)")
     if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED:
-        raise ValidationError({"file": "the workbook expands to more than 50 MB"})
+        raise _refuse(f"the workbook expands to more than {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
     for i in infos:
         name = i.filename
         if name.startswith("/") or ".." in name.split("/") or "\\" in name:
-            raise ValidationError({"file": f"unsafe entry name in the workbook: {name!r}"})
+            raise _refuse(f"not an Excel .xlsx file (unsafe part name {name!r})")
+    if not any(i.filename.startswith("xl/worksheets/") for i in infos):
+        raise _refuse("not an Excel .xlsx file (no worksheet)")
 
 
 def _text(value: Any) -> str:
+    """A cell as the person typed it: 12345 (read back as int or 12345.0) becomes "12345"."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"  # as Excel shows it
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, datetime) and value.time() == time(0):
+        return value.date().isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
     return str(value).strip()
 
 
-def _rows(data: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]:
+def _is_example(code: str) -> bool:
+    return code.upper().startswith(tuple(m.upper() for m in EXAMPLE_MARKS))
+
+
+def _read_rows(data: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]:
+    """The data rows as (Excel row number, {key: text}); example and blank rows left out."""
     try:
         wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a broken workbook
-        raise ValidationError({"file": "the workbook cannot be read; save it again as .xlsx"}) from None
+    except Exception:  # openpyxl raises many kinds (KeyError, XML errors, ...) for a broken workbook
+        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = [_text(v).rstrip("*") for v in next(it, ())]
-        positions = {}
-        missing = []
-        for text, key, _req in TEMPLATE_COLUMNS:
-            if text in header:
-                positions[key] = header.index(text)
-            else:
-                missing.append(text)
+        it: Iterator[tuple[Any, ...]] = ws.iter_rows(values_only=True)
+        header = [_text(v).rstrip("*").strip() for v in next(it, ())]
+        missing = [h for h, _ in TEMPLATE_COLUMNS if h not in header]
         if missing:
-            raise ValidationError({"file": f"the header row lacks the columns: {', '.join(missing)}; use the template"})
-        rows = []
+            raise _refuse(f"the first row lacks the columns {'、'.join(missing)}; "
+                          "download the template and keep its header row")
+        positions = {key: header.index(h) for h, key in TEMPLATE_COLUMNS}
+        rows: list[tuple[int, dict[str, str]]] = []
         for excel_row, values in enumerate(it, start=2):
             cells = {k: _text(values[p]) if p < len(values) else "" for k, p in positions.items()}
-            if not any(cells.values()) or cells["code"].startswith(EXAMPLE_MARK):
+            if not any(cells.values()) or _is_example(cells["code"]):
                 continue
+            if len(rows) == max_rows:
+                raise _refuse(f"more than {max_rows} rows; split the file and import the parts one by one")
             rows.append((excel_row, cells))
-            if len(rows) > max_rows:
-                raise ValidationError({"file": f"more than {max_rows} rows; split the file"})
+    except ValidationError:
+        raise
+    except Exception:  # a part that passed the zip checks but is not valid SpreadsheetML
+        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
     finally:
         wb.close()
     if not rows:
-        raise ValidationError({"file": "the file has no matters to import"})
+        raise _refuse("the file has no matters to import (only the header or the example row)")
     return rows
+
+
+def _row_problems(uow: UnitOfWork, actor: Actor, cells: dict[str, str], depts: dict[str, Department],
+                  seen: dict[str, int]) -> tuple[dict[str, str], dict[str, str] | None, int | None]:
+    """Every problem of one row by key, its cleaned fields and its department id."""
+    problems: dict[str, str] = {}
+    try:
+        clean: dict[str, str] | None = matters.validate(cells)
+    except ValidationError as exc:
+        problems.update(exc.errors)
+        clean = None
+    code = cells["code"]
+    if "code" not in problems:
+        if code in seen:
+            problems["code"] = f"the same code as row {seen[code]}"
+        elif matters.code_taken(uow, actor.tenant_id, code):
+            problems["code"] = f"matter {code} already exists"
+    dept_code = cells["department_code"].upper()
+    dept_id = actor.department_id
+    if dept_code:
+        dept = depts.get(dept_code)
+        if dept is None:
+            problems["department_code"] = f"no department with code {dept_code}"
+        elif not actor.is_admin and dept.id != actor.department_id:
+            problems["department_code"] = "matters can be added for your own department only"
+        else:
+            dept_id = dept.id
+    elif dept_id is None:
+        problems["department_code"] = "required (you are not acting for a department)"
+    return problems, clean, dept_id
 
 
 def import_matters(uow: UnitOfWork, actor: Actor, data: bytes, max_bytes: int = MAX_BYTES,
                    max_rows: int = MAX_ROWS) -> ImportReport:
-    """All rows or none: every problem of every row is reported before anything is written."""
+    """All rows or none: every problem of every row is reported before anything is written.
+
+    The matters are created through ``matters.create``, so each one is checked and audited like
+    one added by hand; the caller commits.
+    """
+    actor.require(RoleCode.DEPT_ADMIN, RoleCode.CLERK)
     _check_package(data, max_bytes)
-    rows = _rows(data, max_rows)
-    session = uow.session
-    depts = {d.code: d for d in session.execute(select(Department).where(Department.tenant_id == actor.tenant_id)).scalars()}
-    existing = set(session.execute(select(Matter.code).where(Matter.tenant_id == actor.tenant_id)).scalars())
+    rows = _read_rows(data, max_rows)
+    depts = {d.code: d for d in uow.session.execute(
+        select(Department).where(Department.tenant_id == actor.tenant_id)).scalars()}
     errors: dict[str, str] = {}
     seen: dict[str, int] = {}
-    planned = []
+    planned: list[tuple[int, dict[str, str]]] = []
     for excel_row, cells in rows:
-        p = f"row {excel_row}: "
-        try:
-            clean = matters.validate(cells)
-        except ValidationError as exc:
-            errors.update({p + k: v for k, v in exc.errors.items()})
-            clean = None
-        code = cells["code"]
-        if code in seen:
-            errors[p + "code"] = f"the same code as row {seen[code]}"
-        elif code in existing:
-            errors[p + "code"] = f"matter {code} already exists"
-        seen.setdefault(code, excel_row)
-        dept_code = cells["department_code"].upper()
-        dept_id = actor.department_id
-        if dept_code:
-            dept = depts.get(dept_code)
-            if dept is None:
-                errors[p + "department_code"] = f"no department with code {dept_code}"
-            elif not actor.is_admin and dept.id != actor.department_id:
-                errors[p + "department_code"] = "department users import matters of their own department only"
-            else:
-                dept_id = dept.id
-        elif dept_id is None:
-            errors[p + "department_code"] = "required when you act without a current department"
-        if clean is not None:
+        problems, clean, dept_id = _row_problems(uow, actor, cells, depts, seen)
+        seen.setdefault(cells["code"], excel_row)
+        errors.update({f"row {excel_row}: {k}": v for k, v in problems.items()})
+        if not problems and clean is not None and dept_id is not None:
             planned.append((dept_id, clean))
     if errors:
-        first = next(iter(errors.items()))
-        bad_rows = len({k.split(":")[0] for k in errors})
-        raise ValidationError(errors, message=f"{bad_rows} row(s) have problems, nothing was imported "
-                                              f"(first: {first[0]}: {first[1]})")
+        bad_rows = len({k.partition(":")[0] for k in errors})
+        first_key, first = next(iter(errors.items()))
+        raise ValidationError(errors, message=f"{bad_rows} of {len(rows)} rows have problems, nothing was "
+                                              f"imported (first: {first_key}: {first})")
     for dept_id, clean in planned:
-        session.add(Matter(tenant_id=actor.tenant_id, department_id=dept_id, **clean))
-    session.flush()
-    audit.record(session, actor, "matter.import", "matter", None, rows=len(planned))
-    return ImportReport(rows=len(rows), created=len(planned))
+        matters.create(uow, actor, department_id=dept_id, **clean)
+    audit.record(uow.session, actor, "matter.import", "matter", None, created=len(planned))
+    return ImportReport(created=len(planned), rows=len(rows))
 
 
 def error_report(errors: dict[str, str]) -> bytes:
-    """The row-by-row problems as a workbook, for the person to fix the file with."""
+    """The problems as a workbook (行号, 列, 问题), for the person to fix their file with."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "错误"
+    ws.title = "错误报告"
     ws.append(["行号", "列", "问题"])
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    headers = {key: text for text, key, _ in TEMPLATE_COLUMNS}
+    labels = {**HEADERS, "file": "文件"}
     for key, problem in errors.items():
-        where, _, field = key.partition(": ")
-        row = where.removeprefix("row ") if where.startswith("row ") else ""
-        ws.append([int(row) if row.isdigit() else row, headers.get(field, field or where), problem])
-    for col, width in zip("ABC", (8, 18, 80)):
-        ws.column_dimensions[col].width = width
+        where, sep, field = key.partition(": ")
+        if sep and where.startswith("row ") and where[4:].isdigit():
+            ws.append([int(where[4:]), labels.get(field, field), problem])
+        else:
+            ws.append(["", labels.get(key, key), problem])
+    ws.freeze_panes = "A2"
+    for letter, width in zip("ABC", (8, 18, 80)):
+        ws.column_dimensions[letter].width = width
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
