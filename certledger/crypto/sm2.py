@@ -96,7 +96,11 @@ class GmsslBackend:
     def _crypt(self, sk: bytes | None, pk: bytes | None, uid: bytes):
         if uid != DEFAULT_UID:
             raise SM2Error("the gmssl backend supports only the default user id")
-        return self._sm2.CryptSM2(private_key=sk.hex() if sk else "", public_key=pk[1:].hex() if pk else "", mode=1)
+        crypt = self._sm2.CryptSM2(private_key=sk.hex() if sk else "", public_key="", mode=1)
+        # gmssl 3.2.2 strips a leading "04" with str.lstrip("04"), which also eats the leading
+        # 0/4 digits of an x coordinate that starts with them; set the bare x||y ourselves.
+        crypt.public_key = pk[1:].hex() if pk else ""
+        return crypt
 
     def generate(self) -> tuple[bytes, bytes]:
         sk = GmalglibBackend().generate()[0]  # gmssl has no key generation of its own

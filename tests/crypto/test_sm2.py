@@ -91,3 +91,17 @@ def test_we_verify_a_signature_made_by_openssl(key, tmp_path):
     sig = (tmp_path / "sig").read_bytes()
     assert key.public_key().verify(MSG, sig, impl="gmalglib")
     assert key.public_key().verify(MSG, sig, impl="gmssl")
+
+
+def test_gmssl_handles_a_public_key_whose_x_starts_with_hex_04():
+    """gmssl lstrips "04" from the key hex; keys with x = 04.. or 0.. once failed at random in CI."""
+    for _ in range(2000):
+        k = SM2PrivateKey.generate()
+        if k.public_key().point[1:].hex().startswith(("04", "40", "00")):
+            break
+    else:  # about 3 keys in 256 qualify; 2000 draws miss with probability ~1e-25
+        pytest.fail("no key with a 0/4-prefixed x coordinate drawn")
+    sig = k.sign(MSG, impl="gmssl")
+    assert k.public_key().verify(MSG, sig, impl="gmssl")
+    assert k.public_key().verify(MSG, sig, impl="gmalglib")
+    assert k.public_key().verify(MSG, k.sign(MSG, impl="gmalglib"), impl="gmssl")
