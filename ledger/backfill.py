@@ -50,10 +50,8 @@ def _already_there(chain, e: dict) -> bool:
 
 def backfill(local, chain, cursor_path: Path, step: Callable[[int], None] | None = None) -> BackfillReport:
     report = BackfillReport(last_seq=_cursor(cursor_path))
-    for e in local.export_entries():
+    for e in local.export_entries(start=report.last_seq + 1):
         seq = e["seq"]
-        if seq <= report.last_seq:
-            continue
         kind = e["kind"]
         if kind == "issuer":
             if e["active"]:
