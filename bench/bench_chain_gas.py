@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from web3 import Web3
+from chain_client.connection import connect
 
 from chain_client.contracts import contract, deploy_all, type_code_id
 from chain_client.transactions import Sender
@@ -20,7 +20,7 @@ from chain_client.devnode import AnvilNode, funded
 
 def main() -> None:
     with AnvilNode() as node:
-        w3 = Web3(Web3.HTTPProvider(node.url))
+        w3 = connect(node.url)
         admin, dept = funded(w3, 2)
         d = deploy_all(Sender(w3, admin))
         registry, ledger = contract(w3, "IssuerRegistry", d.registry), contract(w3, "CertificateLedger", d.ledger)

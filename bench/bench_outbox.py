@@ -46,7 +46,7 @@ def main() -> None:
     print(f"local store: enqueue {enq:,.0f}/s, drain (anchor) {drain:,.0f} certificates/s")
     p.close()
 
-    from web3 import Web3
+    from chain_client.connection import connect
 
     from chain_client.deployment import deploy_once
     from chain_client.devnode import AnvilNode
@@ -57,7 +57,7 @@ def main() -> None:
     init_data_dir(root / "chain")
     p = Platform(load_settings(root / "chain", environ={}))
     with AnvilNode() as node:
-        w3 = Web3(Web3.HTTPProvider(node.url))
+        w3 = connect(node.url)
         keys = Keystores(root / "chain" / "keystores", os.urandom(16), scrypt_n=2**12)
         admin = keys.create("platform-admin")
         w3.provider.make_request("anvil_setBalance", [admin.address, hex(10**22)])

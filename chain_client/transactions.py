@@ -56,8 +56,11 @@ class Sender:
         return nonce
 
     def _fees(self) -> dict:
-        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
-        if base is None:
+        try:  # the next block's base fee; pre-London nodes have none
+            base = self.w3.eth.fee_history(1, "latest")["baseFeePerGas"][-1]
+        except (Web3RPCError, KeyError, IndexError, ValueError):
+            base = None
+        if not base:
             return {"gasPrice": self.w3.eth.gas_price}
         tip = self.w3.eth.max_priority_fee
         return {"maxFeePerGas": base * 2 + tip, "maxPriorityFeePerGas": tip}

@@ -10,7 +10,7 @@ ADMIN_ACCOUNT = "platform-admin"
 
 
 def open_chain_ledger(data_dir: Path, rpc_url: str, kek: bytes, confirmations: int = 0):
-    from web3 import Web3
+    from chain_client.connection import connect
 
     from chain_client.deployment import DeploymentError, deploy_once
     from chain_client.keystore import Keystores
@@ -18,7 +18,7 @@ def open_chain_ledger(data_dir: Path, rpc_url: str, kek: bytes, confirmations: i
 
     from .store import ChainLedger
 
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 15}))
+    w3 = connect(rpc_url)
     if not w3.is_connected():
         raise LedgerError(f"cannot reach the chain at {rpc_url}")
     keys = Keystores(Path(data_dir) / "keystores", kek)

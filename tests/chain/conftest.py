@@ -1,24 +1,45 @@
-"""A real EVM node over JSON-RPC for the chain tests (anvil, london), one per test session."""
+"""A real EVM node over JSON-RPC for the chain tests, one per kind per test session: anvil (london)
+and our own ledger node (``python -m node``, Clique on py-evm). Every test that takes ``w3`` runs
+on both."""
 
 from __future__ import annotations
 
 import pytest
 
-from chain_client.devnode import AnvilNode, funded  # noqa: F401  (funded is used by the tests)
+from chain_client.devnode import AnvilNode, LedgerNode, funded  # noqa: F401  (funded is used by the tests)
+
+NODE_KINDS = ["anvil", "ledger-node"]
 
 
-@pytest.fixture(scope="session")
-def anvil():
+@pytest.fixture(scope="session", params=NODE_KINDS)
+def chain_node(request, tmp_path_factory):
     try:
-        node = AnvilNode().start()
+        node = AnvilNode().start() if request.param == "anvil" else LedgerNode(tmp_path_factory.mktemp("node")).start()
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    yield node.url
+    yield node
     node.stop()
 
 
 @pytest.fixture(scope="session")
-def w3(anvil):
-    from web3 import Web3
+def node_url(chain_node):
+    return chain_node.url
 
-    return Web3(Web3.HTTPProvider(anvil))
+
+@pytest.fixture(scope="session")
+def w3(chain_node):
+    from chain_client.connection import connect
+
+    return connect(chain_node.url)
+
+
+@pytest.fixture(scope="session")
+def fund(chain_node, w3):
+    """fund(address, wei): ether for an account on whichever node runs the test."""
+    return lambda address, wei=10**22: chain_node.fund(w3, address, wei)
+
+
+@pytest.fixture(scope="session")
+def new_accounts(chain_node, w3):
+    """new_accounts(n): fresh funded accounts on whichever node runs the test."""
+    return lambda n=1, wei=10**21: funded(w3, n, wei, chain_node)

@@ -1,4 +1,4 @@
-"""The ledger interface on the chain (anvil): same rules as the local store, idempotent anchoring."""
+"""The ledger interface on the chain (anvil and our node): same rules as the local store, idempotent anchoring."""
 
 import os
 from datetime import date
@@ -15,10 +15,10 @@ from ledger.merkle import build
 
 
 @pytest.fixture
-def chain_ledger(w3, tmp_path):
+def chain_ledger(w3, tmp_path, fund):
     keys = Keystores(tmp_path / "keystores", os.urandom(16), scrypt_n=2**10)
     admin = keys.create("platform-admin")
-    w3.provider.make_request("anvil_setBalance", [admin.address, hex(10**22)])
+    fund(admin.address)
     deployed = deploy_once(Sender(w3, admin), tmp_path)
     led = ChainLedger(w3, deployed, keys, tmp_path / "chain" / "index")
     led.register_issuer("D1", "哈尔滨市市场监督管理局", ["T1"])

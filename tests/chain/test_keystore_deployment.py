@@ -4,7 +4,6 @@ import os
 import pytest
 
 from chain_client.deployment import DeploymentError, deploy_once, record_path
-from chain_client.devnode import funded
 from chain_client.keystore import Keystores, KeystoreError
 from chain_client.transactions import Sender
 
@@ -30,8 +29,8 @@ def test_keystores_are_encrypted_private_and_reopen(tmp_path):
         ks.get("missing")
 
 
-def test_deploy_once_records_and_reuses(w3, tmp_path):
-    [admin] = funded(w3)
+def test_deploy_once_records_and_reuses(w3, tmp_path, new_accounts):
+    [admin] = new_accounts()
     sender = Sender(w3, admin)
     first = deploy_once(sender, tmp_path)
     assert record_path(tmp_path).exists()

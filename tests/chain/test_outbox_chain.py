@@ -2,13 +2,15 @@
 
 import os
 
+import pytest
+
 from sqlalchemy import func, select
 
 from certledger.config import load_settings
 from certledger.datadir import init_data_dir
 from certledger.runtime import Platform
 from chain_client.deployment import deploy_once
-from chain_client.devnode import AnvilNode
+from chain_client.devnode import AnvilNode, LedgerNode
 from chain_client.keystore import Keystores
 from chain_client.transactions import Sender
 from issuance.anchoring import Worker, enqueue_anchor
@@ -17,18 +19,19 @@ from ledger import LedgerStatus as ST
 from ledger.chain import ChainLedger
 
 
-def test_chain_down_mid_way_items_wait_and_drain_when_it_returns(tmp_path):
-    from web3 import Web3
+@pytest.mark.parametrize("kind", ["anvil", "ledger-node"])
+def test_chain_down_mid_way_items_wait_and_drain_when_it_returns(tmp_path, kind):
+    from chain_client.connection import connect
 
     d = tmp_path / "data"
     init_data_dir(d)
     platform = Platform(load_settings(d, environ={}))
-    node = AnvilNode(state_file=tmp_path / "anvil-state.json").start()
+    node = (AnvilNode(state_file=tmp_path / "anvil-state.json") if kind == "anvil" else LedgerNode(tmp_path / "node")).start()
     try:
-        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 5}))
+        w3 = connect(node.url, timeout=5)
         keys = Keystores(d / "keystores", os.urandom(16), scrypt_n=2**10)
         admin = keys.create("platform-admin")
-        w3.provider.make_request("anvil_setBalance", [admin.address, hex(10**22)])
+        node.fund(w3, admin.address, 10**22)
         ledger = ChainLedger(w3, deploy_once(Sender(w3, admin), d), keys, d / "chain" / "index")
         ledger.register_issuer("D1", "哈尔滨市市场监督管理局", ["T1"])
 

@@ -22,14 +22,14 @@ BIN = Path(sys.executable).with_name("certledger")
 
 
 @pytest.fixture
-def deployment(tmp_path, w3, anvil):
+def deployment(tmp_path, w3, node_url, fund):
     """A data directory whose platform admin account holds ether on the test chain."""
     d = tmp_path / "data"
     init_data_dir(d)
     settings = load_settings(d, environ={})
     admin = Keystores(d / "keystores", load_kek(settings.kek_path)).create("platform-admin")
-    w3.provider.make_request("anvil_setBalance", [admin.address, hex(10**22)])
-    return d, {"CERTLEDGER_BLOCKCHAIN__ENABLED": "true", "CERTLEDGER_BLOCKCHAIN__RPC_URL": anvil}
+    fund(admin.address)
+    return d, {"CERTLEDGER_BLOCKCHAIN__ENABLED": "true", "CERTLEDGER_BLOCKCHAIN__RPC_URL": node_url}
 
 
 def fill_local(platform):
