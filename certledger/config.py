@@ -56,7 +56,8 @@ class DatabaseSettings(_Section):
 
 class BlockchainSettings(_Section):
     enabled: bool = False
-    rpc_url: str = ""
+    rpc_url: str = ""            # empty: the deployment's own node (DATA/node), started on demand
+    node_port: int = Field(0, ge=0, le=65535)  # RPC port of that node; 0 = any free port
     confirmations: int = Field(1, ge=0, le=64)
 
 

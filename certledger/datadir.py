@@ -55,3 +55,16 @@ def init_data_dir(path: Path, database_url: str = "", blockchain_enabled: bool =
         upgrade(engine)
     finally:
         engine.dispose()
+    if blockchain_enabled and not settings.blockchain.rpc_url:
+        _init_own_node(path, kek)
+
+
+def _init_own_node(path: Path, kek: bytes) -> None:
+    """The deployment's own one-validator chain, with the platform admin's account funded in genesis."""
+    from chain_client.keystore import Keystores
+    from ledger.chain.factory import ADMIN_ACCOUNT
+
+    from .embedded_node import init_node
+
+    admin = Keystores(path / "keystores", kek).get_or_create(ADMIN_ACCOUNT)
+    init_node(path, admin.address)

@@ -17,6 +17,7 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._ledger = None
+        self._node = None  # the embedded ledger node, when this process started it
         self._lock = threading.Lock()
 
     @cached_property
@@ -71,16 +72,28 @@ class Platform:
         return LocalLedger(self.settings.ledger_path)
 
     def _open_chain(self):
-        from .config import ConfigError
         from .crypto.at_rest import load_kek
 
         bc = self.settings.blockchain
-        if not bc.rpc_url:
-            raise ConfigError("config error: blockchain.enabled = true needs blockchain.rpc_url (the URL of the "
-                              "chain's JSON-RPC); the embedded node comes with the ledger node")
+        url = bc.rpc_url
+        if not url:
+            from .embedded_node import EmbeddedNode
+
+            self._node = EmbeddedNode(self.settings.data_dir, bc.node_port)
+            url = self._node.ensure()
         from ledger.chain.factory import open_chain_ledger
 
-        return open_chain_ledger(self.settings.data_dir, bc.rpc_url, load_kek(self.settings.kek_path), bc.confirmations)
+        ledger = open_chain_ledger(self.settings.data_dir, url, load_kek(self.settings.kek_path), bc.confirmations)
+        if self._node is not None:
+            self._node.follow_registry(ledger.deployed.registry)
+        return ledger
+
+    @property
+    def node_url(self) -> str | None:
+        """The RPC URL of the chain in use (external or embedded), once the ledger is open."""
+        if not self.settings.blockchain.enabled:
+            return None
+        return self.settings.blockchain.rpc_url or (self._node.url if self._node else None)
 
     def open_local_store(self):
         """The LevelDB store, whatever the mode (backfill reads it while the chain ledger is open)."""
@@ -92,5 +105,8 @@ class Platform:
             if self._ledger is not None:
                 self._ledger.close()
                 self._ledger = None
+            if self._node is not None:
+                self._node.stop()
+                self._node = None
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -140,8 +140,17 @@ def cmd_start(args) -> None:
     head = node.head()
     log.info("node started: chain %d, head #%d, %s, RPC %s, %d peer(s)", genesis.chain_id, head.block_number,
              f"validator {to_checksum_address(node.me)}" if key else "follower", server.url, len(cfg.peers))
+    config_file = home / "node.toml"
+    seen = config_file.stat().st_mtime_ns
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            mtime = config_file.stat().st_mtime_ns if config_file.exists() else seen
+            if mtime != seen:
+                seen = mtime
+                try:
+                    node.reload_allowlist(C.load(home))
+                except C.NodeConfigError as exc:
+                    log.error("node.toml changed but is not valid, keeping the old allowlist: %s", exc)
     finally:
         log.info("stopping")
         cfg.url_file.unlink(missing_ok=True)

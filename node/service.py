@@ -66,6 +66,17 @@ class Node:
         with self.lock:
             self.db.close()
 
+    def reload_allowlist(self, config: NodeConfig) -> None:
+        """node.toml changed (e.g. the platform named its registry): take the new allowlist."""
+        with self.lock:
+            accounts = set(config.allowlist_accounts) | set(self.genesis.validators) | set(self.genesis.alloc)
+            self.allowlist.enabled = config.allowlist_enabled
+            self.allowlist.update(accounts, config.allowlist_registry)
+            self.config.allowlist_enabled = config.allowlist_enabled
+            self.config.allowlist_accounts, self.config.allowlist_registry = config.allowlist_accounts, config.allowlist_registry
+        log.info("allowlist reloaded: %d account(s)%s", len(config.allowlist_accounts),
+                 f", following registry {encode_hex(config.allowlist_registry)}" if config.allowlist_registry else "")
+
     # --- reading ------------------------------------------------------------------------
     def head(self) -> BlockHeaderAPI:
         return self.chain.head()
@@ -75,7 +86,10 @@ class Node:
         with self.lock:
             if isinstance(tag, dict):
                 if "blockHash" in tag:
-                    header = self.chain.header_by_hash(bytes.fromhex(tag["blockHash"][2:]))
+                    block_hash = _hex(tag["blockHash"])
+                    if block_hash is None or len(block_hash) != 32:
+                        raise NodeError(-32602, f"invalid block hash: {tag['blockHash']!r}")
+                    header = self.chain.header_by_hash(block_hash)
                     if header is None:
                         raise NodeError(-32000, "header not found")
                     return header
@@ -84,8 +98,9 @@ class Node:
                 return self.chain.head()
             if tag == "earliest":
                 return self.chain.header_by_number(0)
-            if isinstance(tag, str) and tag.startswith("0x"):
-                header = self.chain.header_by_number(int(tag, 16))
+            number = _hex_int(tag)
+            if number is not None:
+                header = self.chain.header_by_number(number)
                 if header is None:
                     raise NodeError(-32000, "header not found")
                 return header
@@ -272,6 +287,24 @@ class Node:
                     break
                 out.append("0x" + rlp.encode(self.chain.block(header)).hex())
             return out
+
+
+def _hex(v: Any) -> bytes | None:
+    """0x-prefixed hex to bytes, None when it is not (a caller's malformed parameter)."""
+    if not isinstance(v, str) or not v.startswith("0x"):
+        return None
+    try:
+        return bytes.fromhex(v[2:])
+    except ValueError:
+        return None
+
+
+def _hex_int(v: Any) -> int | None:
+    """A 0x hex block number, None when it is not one."""
+    if not isinstance(v, str) or not v.startswith("0x") or not 2 < len(v) <= 18 \
+            or any(c not in "0123456789abcdefABCDEF" for c in v[2:]):
+        return None
+    return int(v[2:], 16)
 
 
 def _execution_error(c: ComputationAPI) -> NodeError:

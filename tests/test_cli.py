@@ -23,9 +23,27 @@ def run(*args, env=None, data=None):
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli") / "data"
-    r = run("init", str(d))
+    r = run("init", "--local", str(d))
     assert r.returncode == 0, r.stderr
     return d
+
+
+def test_init_by_default_makes_a_deployment_on_its_own_chain(tmp_path):
+    import json
+
+    d = tmp_path / "data"
+    r = run("init", str(d))
+    assert r.returncode == 0, r.stderr
+    assert "own ledger chain" in r.stdout
+    assert "enabled = true" in (d / "config.toml").read_text()
+    genesis = json.loads((d / "node" / "genesis.json").read_text())
+    extra = bytes.fromhex(genesis["extraData"][2:])
+    assert len(extra) == 32 + 20 + 65 and extra[32:52] != b"\0" * 20  # one validator: this node's key
+    admin = json.loads(next((d / "keystores").glob("platform-admin*")).read_text())["address"].lower()
+    assert any(a.lower().removeprefix("0x") == admin.removeprefix("0x") for a in genesis["alloc"])
+    assert not (d / "ledger").exists()
+    r = run("config", "check", env={"CERTLEDGER_DATA": str(d)})
+    assert r.returncode == 0 and "chain" in r.stdout, r.stdout
 
 
 def test_init_creates_a_complete_data_directory(initialised):
@@ -136,10 +154,14 @@ def test_ledger_check_good_then_tampered(initialised, tmp_path):
     assert r.returncode == 1 and r.stderr.strip() == "ledger BROKEN: entry 2: hash mismatch: its content or its hash was changed"
 
 
-def test_chain_mode_without_a_chain_ledger_stops_serve_with_one_line(initialised):
+def test_chain_mode_without_a_node_stops_serve_with_one_line(initialised):
+    """A local-store deployment switched to the chain has no node of its own and names no RPC URL."""
     r = run("serve", data=initialised, env={"CERTLEDGER_BLOCKCHAIN__ENABLED": "true"})
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "blockchain.enabled = true" in r.stderr
+    assert "no ledger node in" in r.stderr and "blockchain.rpc_url" in r.stderr
+    r = run("serve", data=initialised, env={"CERTLEDGER_BLOCKCHAIN__ENABLED": "true",
+                                            "CERTLEDGER_BLOCKCHAIN__RPC_URL": "http://127.0.0.1:9"})
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "cannot reach the chain" in r.stderr
 
 
 def test_doc_verify_good_tampered_and_not_a_document(initialised, tmp_path):

@@ -25,18 +25,19 @@ def generated_password() -> str:
 @click.option("--admin-password", envvar="CERTLEDGER_ADMIN_PASSWORD", default=None,
               help="Password of the first admin (default: generated, stored 0600 in keys/).")
 @click.option("--database-url", default="", help="SQLAlchemy URL (default: SQLite in the data directory).")
-@click.option("--blockchain/--no-blockchain", default=False, help="Anchor on the chain instead of the local store.")
+@click.option("--local", is_flag=True, help="Anchor in the local LevelDB store (blockchain.enabled = false) "
+              "instead of the deployment's own chain.")
 @click.option("--exist-ok", is_flag=True, help="Succeed without changes if DIRECTORY is already initialised.")
 @click.pass_obj
 def init(state, directory: Path | None, admin_name: str, admin_password: str | None, database_url: str,
-         blockchain: bool, exist_ok: bool) -> None:
+         local: bool, exist_ok: bool) -> None:
     """Create a data directory: config, keys, database, roles, tenant and the first admin."""
     from certledger.runtime import Platform
     from issuance import bootstrap
 
     directory = directory or state.data_dir
     try:
-        init_data_dir(directory, database_url, blockchain)
+        init_data_dir(directory, database_url, blockchain_enabled=not local)
     except AlreadyInitialised as exc:
         if exist_ok:
             click.echo(f"{directory} is already initialised")
@@ -51,12 +52,13 @@ def init(state, directory: Path | None, admin_name: str, admin_password: str | N
             tenant = bootstrap.initialise(uow, platform.policy, settings.platform.tenant_code, settings.platform.tenant_name)
             bootstrap.create_admin(uow, platform.policy, tenant, admin_name, password)
             uow.commit()
-        platform.ledger  # creates the local store
+        if local:
+            platform.ledger  # creates the local store
     finally:
         platform.close()
     if generated:
         pw_file = directory / ADMIN_PASSWORD_FILE
         pw_file.write_text(password + "\n", encoding="utf-8")
         pw_file.chmod(0o600)
-    click.echo(f"initialised {directory}")
+    click.echo(f"initialised {directory} ({'local ledger store' if local else 'own ledger chain in ' + str(directory / 'node')})")
     click.echo(f"platform admin: {admin_name}" + (f" (password in {directory / ADMIN_PASSWORD_FILE})" if generated else ""))

@@ -65,7 +65,8 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 def _register() -> None:
-    from . import admin_cmds, config_cmds, contracts_cmds, doc_cmds, init_cmd, ledger_cmds, matter_cmds, seal_cmds, serve_cmd, user_cmds  # noqa: F401
+    from . import (admin_cmds, config_cmds, contracts_cmds, doc_cmds, init_cmd, ledger_cmds, matter_cmds,  # noqa: F401
+                   node_cmds, seal_cmds, serve_cmd, user_cmds)
 
 
 _register()

@@ -28,6 +28,12 @@ def serve(state, host: str | None, port: int | None, threads: int) -> None:
     port = port or settings.server.port
     click.echo(f"CertLedger serving on http://{host}:{port}  (data: {state.data_dir}, "
                f"ledger: {'chain' if settings.blockchain.enabled else 'local store'})")
+    import signal
+
+    def _terminate(*_):  # SIGTERM ends like Ctrl-C: the platform closes, and stops a node it started
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="CertLedger")
     except OSError as exc:
