@@ -23,18 +23,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until_up(node, timeout: float, failure) -> None:
+    """Poll the node's RPC until it answers; stop it and raise ``failure()`` if it dies or times out."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    deadline = time.time() + timeout
+    while not w3.is_connected():
+        if node.proc.poll() is not None or time.time() > deadline:
+            message = failure()
+            node.stop()
+            raise RuntimeError(message)
+        time.sleep(0.1)
+
+
 class AnvilNode:
     def __init__(self, chain_id: int = 2836, gas_limit: int = 100_000_000, state_file: Path | None = None,
-                 port: int | None = None) -> None:
-        """``state_file``: the chain is saved there on stop and loaded on start (a node that comes back)."""
+                 port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        """``state_file``: the chain is saved there on stop and loaded on start (a node that comes back);
+        ``extra_args`` e.g. ``("--prune-history",)`` for long chains (anvil_mine slows down without it)."""
         self.chain_id, self.gas_limit, self.state_file = chain_id, gas_limit, state_file
-        self.port = port
+        self.port, self.extra_args = port, extra_args
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
     def start(self, timeout: float = 20) -> "AnvilNode":
-        from web3 import Web3
-
         if not ANVIL.exists():
             raise RuntimeError("anvil is missing: run `npm ci` in contracts/ (./scripts/test does)")
         self.port = self.port or free_port()
@@ -42,16 +55,11 @@ class AnvilNode:
                str(self.chain_id), "--gas-limit", str(self.gas_limit), "--silent", "--accounts", "1"]
         if self.state_file:
             cmd += ["--state", str(self.state_file)]
+        cmd += list(self.extra_args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.url = f"http://127.0.0.1:{self.port}"
-        w3 = Web3(Web3.HTTPProvider(self.url))
-        deadline = time.time() + timeout
-        while not w3.is_connected():
-            if self.proc.poll() is not None or time.time() > deadline:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self.stop()
-                raise RuntimeError(f"anvil did not start: {err}")
-            time.sleep(0.1)
+        _wait_until_up(self, timeout, lambda: "anvil did not start: " + (
+            self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""))
         return self
 
     def stop(self) -> None:
@@ -101,8 +109,6 @@ class LedgerNode:
         return self
 
     def start(self, timeout: float = 30) -> "LedgerNode":
-        from web3 import Web3
-
         self.init()
         self.port = self.port or free_port()
         self._log = open(self.home / "node.log", "ab")
@@ -110,13 +116,7 @@ class LedgerNode:
                                       "--rpc-port", str(self.port), *self.extra_args],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        w3 = Web3(Web3.HTTPProvider(self.url))
-        deadline = time.time() + timeout
-        while not w3.is_connected():
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"the ledger node did not start: {self.log_tail()}")
-            time.sleep(0.1)
+        _wait_until_up(self, timeout, lambda: f"the ledger node did not start: {self.log_tail()}")
         return self
 
     def log_tail(self, lines: int = 20) -> str:

@@ -6,6 +6,7 @@ state objects are not thread-safe.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Sequence
@@ -25,6 +26,9 @@ from .db import LevelDB
 from .genesis import SEAL, VANITY, Genesis
 
 log = logging.getLogger("certledger.node.chain")
+
+
+_PARAMETERS_KEY = b"certledger-genesis-parameters"
 
 
 class ChainError(RuntimeError):
@@ -72,7 +76,22 @@ class NodeChain:
         expected = self._genesis_hash(cls, state)
         if self.chain.get_canonical_block_header_by_number(0).hash != expected:
             raise ChainError("the chain data was made from another genesis.json (a different network)")
+        self._check_parameters(db, genesis)
         self.chaindb = self.chain.chaindb
+
+    @staticmethod
+    def _check_parameters(db: LevelDB, genesis: Genesis) -> None:
+        """chainId, period and epoch are not in the genesis block's hash: keep them with the data."""
+        params = {"chainId": genesis.chain_id, "period": genesis.period, "epoch": genesis.epoch}
+        try:
+            stored = json.loads(db[_PARAMETERS_KEY])
+        except KeyError:  # a new directory, or one made before the record existed
+            db[_PARAMETERS_KEY] = json.dumps(params, sort_keys=True).encode()
+            return
+        changed = [f"{k} {stored.get(k)} (genesis.json says {v})" for k, v in params.items() if stored.get(k) != v]
+        if changed:
+            raise ChainError("the chain data was made from another genesis.json (a different network): "
+                             "it has " + ", ".join(changed))
 
     def _genesis_hash(self, cls: type[Chain], state: dict) -> bytes:
         """The hash our genesis.json gives, computed in memory, to compare with what is on disk."""
@@ -184,7 +203,39 @@ class NodeChain:
     def import_block(self, block: BlockAPI) -> tuple[tuple[BlockAPI, ...], tuple[BlockAPI, ...]]:
         """Fully validate and store a block from a peer; returns (new canonical, old canonical) blocks."""
         result = self.chain.import_block(block, perform_validation=True)
+        self._forget_orphaned(result.new_canonical_blocks, result.old_canonical_blocks)
         return result.new_canonical_blocks, result.old_canonical_blocks
+
+    def _forget_orphaned(self, new: Sequence[BlockAPI], old: Sequence[BlockAPI]) -> None:
+        """Drop the transaction lookups of blocks a reorg took off the canonical chain.
+
+        py-evm 0.12.1b1 leaves them (its ChainDB._decanonicalize_old_headers is never called), so
+        a transaction only the old branch held would still be found at (number, index), i.e. in
+        whatever block now has that number: another transaction's receipt, or an IndexError.
+        """
+        kept = {tx.hash for b in new for tx in b.transactions}
+        orphaned = [tx.hash for b in old for tx in b.transactions if tx.hash not in kept]
+        if orphaned:
+            with self.db.atomic_batch() as db:
+                for tx_hash in orphaned:
+                    type(self.chaindb)._remove_transaction_from_canonical_chain(db, tx_hash)
+
+    def adopt(self, block_hash: bytes) -> tuple[tuple[BlockAPI, ...], tuple[BlockAPI, ...]]:
+        """Make a stored (fully imported) block the canonical head although it is no heavier than
+        the head: py-evm keeps the first of two equally heavy branches, so the peers' tie-break
+        (``Peers.sync_once``) sets the head itself. Returns (new canonical, old canonical) blocks."""
+        from eth.constants import GENESIS_PARENT_HASH
+
+        chaindb_class = type(self.chaindb)
+        header = self.chaindb.get_block_header_by_hash(block_hash)
+        with self.db.atomic_batch() as db:  # what ChainDB.persist_block does for a heavier block
+            new, old = chaindb_class._set_as_canonical_chain_head(db, header, GENESIS_PARENT_HASH)
+            for h in new:
+                for index, tx_hash in enumerate(chaindb_class._get_block_transaction_hashes(db, h)):
+                    chaindb_class._add_transaction_to_canonical_chain(db, tx_hash, h, index)
+        new_blocks, old_blocks = tuple(self.block(h) for h in new), tuple(self.block(h) for h in old)
+        self._forget_orphaned(new_blocks, old_blocks)
+        return new_blocks, old_blocks
 
     def decode_block(self, rlp_bytes: bytes, number: int) -> BlockAPI:
         import rlp

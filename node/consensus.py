@@ -2,7 +2,9 @@
 
 Added here: the epoch and period of our genesis, the "recently signed" rule (a validator seals at
 most one of any ``len(signers) // 2 + 1`` consecutive blocks), the minimum spacing of ``period``
-seconds, and a fee recipient that does not crash on a header still being built.
+seconds, the signer list of a checkpoint header (it must be the current signers: py-evm takes it
+as given, so one validator could name itself the only signer at an epoch boundary), and a fee
+recipient that does not crash on a header still being built.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from eth.db.chain import ChainDB
 from eth.consensus.clique.snapshot_manager import SnapshotManager
 from eth_typing import Address
 from eth_utils import ValidationError, encode_hex
+
+from .genesis import SEAL, VANITY
 
 _signers: "lru.LRU[bytes, Address]" = lru.LRU(4096)
 
@@ -66,6 +70,10 @@ def make_consensus(epoch: int, period: int) -> tuple[type, type]:
             signer = block_signer(header)
             snapshot = self._snapshot_manager.get_or_create_snapshot(
                 header.block_number - 1, header.parent_hash, parents)
+            if header.block_number % epoch == 0 and \
+                    header.extra_data[VANITY:-SEAL] != b"".join(snapshot.get_sorted_signers()):
+                raise ValidationError(f"checkpoint block #{header.block_number} lists other signers "
+                                      f"than the current ones")
             limit = len(snapshot.signers) // 2
             ancestor = parent
             for _ in range(limit):

@@ -71,4 +71,8 @@ class LevelDB(BaseAtomicDB):
             yield batch
 
     def close(self) -> None:
-        self.raw.close()
+        if self.raw is not None:
+            self.raw.close()
+            # Let go of plyvel's object now: one freed during interpreter shutdown prints
+            # "Error in sys.excepthook" (its __dealloc__ runs close() again with modules torn down).
+            self.raw = None

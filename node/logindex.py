@@ -3,7 +3,8 @@
 Keys ``b"lx" + address-or-topic + number(8)`` -> block hash. A query walks only the keys of the
 addresses/topics it names within its block range, then reads those blocks' receipts; a key whose
 hash is no longer canonical at its number (after a reorg) is skipped. Queries that name neither
-an address nor a topic scan the range's blocks, bounded by ``max_range``.
+an address nor a topic walk the keys of every block with logs (subject ``*``), still bounded
+by ``max_range``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from eth.abc import BlockHeaderAPI, ReceiptAPI
 
 PREFIX = b"lx"
 DONE = b"lx-indexed-head"
+ANY = b"*"  # a subject every block with logs has: unfiltered queries walk these keys only
 
 
 def _key(subject: bytes, number: int) -> bytes:
@@ -26,6 +28,8 @@ def index_block(raw_db, header: BlockHeaderAPI, receipts: Sequence[ReceiptAPI]) 
         for entry in r.logs:
             subjects.add(entry.address)
             subjects.update(t.to_bytes(32, "big") for t in entry.topics)
+    if subjects:
+        subjects.add(ANY)
     with raw_db.write_batch(transaction=True) as wb:
         for s in subjects:
             wb.put(_key(s, header.block_number), header.hash)
@@ -73,7 +77,7 @@ def query(raw_db, canonical_hash: Callable[[int], bytes | None], load: Callable[
             if stop - start + 1 > max_range:
                 raise ValueError(f"query spans {stop - start + 1} blocks without an address or topic; "
                                  f"the limit is {max_range}")
-            numbers = ((n, canonical_hash(n)) for n in range(start, stop + 1))
+            numbers = candidate_blocks(raw_db, [ANY], start, stop)
     out = []
     for number, block_hash in numbers:
         if block_hash is None or canonical_hash(number) != block_hash:

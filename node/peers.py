@@ -108,15 +108,38 @@ class Peers:
             if url in self._down:
                 log.info("peer %s is back", url)
                 self._down.discard(url)
+                self._send_pool(url)
             with self.node.lock:
-                ours = self.node.chain.score(self.node.head().hash)
-            if int(theirs["totalDifficulty"], 16) <= ours:
+                head = self.node.head()
+                ours = self.node.chain.score(head.hash)
+            their_score, their_hash = int(theirs["totalDifficulty"], 16), bytes.fromhex(theirs["hash"][2:])
+            # Equally heavy branches (two out-of-turn blocks at one height): the lower head hash wins
+            # on every node, or nodes that saw them in different orders stay apart until another
+            # block comes, which with empty blocks off may be never.
+            if their_score < ours or (their_score == ours and their_hash >= head.hash):
                 continue
             try:
                 imported += self._pull(url, int(theirs["number"], 16))
+                if their_score == ours:
+                    self.node.prefer(their_hash)
             except (PeerError, ValidationError) as exc:
                 log.warning("sync from %s stopped: %s", url, exc)
         return imported
+
+    def _send_pool(self, url: str) -> None:
+        """A peer that was unreachable missed our relays: hand it what waits in our pool, or a
+        transaction only we hold stalls the chain while we may not seal (recently signed)."""
+        from .service import raw_transaction
+
+        content = self.node.pool.content()
+        raws = ["0x" + raw_transaction(tx).hex() for part in ("pending", "queued")
+                for by_nonce in content[part].values() for _, tx in sorted(by_nonce.items())]
+        for i in range(0, len(raws), 1024):
+            try:
+                rpc(url, "certledger_relayTransactions", [raws[i:i + 1024]], timeout=10)
+            except PeerError as exc:
+                log.debug("sending our pool to %s failed: %s", url, exc)
+                return
 
     def _common_ancestor(self, url: str, their_number: int) -> int:
         n = min(self.node.head().block_number, their_number)

@@ -58,10 +58,14 @@ class Producer:
                 with node.lock:
                     if node.head().hash != head.hash:
                         continue
-                    node.seal_next(int(max(time.time(), due)))
+                    sealed = node.seal_next(int(max(time.time(), due)))
             except Exception:
                 log.exception("sealing failed")
                 self.stopping.wait(1)
+                continue
+            if sealed is None:  # only transactions waiting for an earlier nonce: wait for news, do not spin
+                node.tx_arrived.clear()
+                node.tx_arrived.wait(timeout=0.5)
 
     def _sleep_until_head_moves(self, head_hash: bytes, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if the head changed meanwhile."""

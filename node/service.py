@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import lru
 import rlp
@@ -149,7 +150,7 @@ class Node:
         with self.lock:
             vm = self.chain.chain.get_vm(header)
             sender = tx.get("from") or b"\0" * 20
-            with vm.in_costless_state() as state:
+            with vm.in_costless_state() as state, _refusals():
                 unsigned = vm.create_unsigned_transaction(
                     nonce=state.get_nonce(sender), gas_price=0, gas=tx.get("gas") or state.gas_limit,
                     to=tx.get("to") or b"", value=tx.get("value", 0), data=tx.get("data", b""))
@@ -159,7 +160,7 @@ class Node:
         with self.lock:
             vm = self.chain.chain.get_vm(header)
             sender = tx.get("from") or b"\0" * 20
-            with vm.in_costless_state() as state:
+            with vm.in_costless_state() as state, _refusals():
                 cap = min(tx.get("gas") or state.gas_limit, state.gas_limit)
                 unsigned = vm.create_unsigned_transaction(
                     nonce=state.get_nonce(sender), gas_price=0, gas=cap, to=tx.get("to") or b"",
@@ -250,6 +251,20 @@ class Node:
                      f" (reorg: {len(old)} block(s) replaced)" if old else "")
         return True
 
+    def prefer(self, block_hash: bytes) -> bool:
+        """Switch to a stored branch exactly as heavy as ours whose head hash is lower (the
+        tie-break every node applies, so they agree without waiting for another block)."""
+        with self.lock:
+            head = self.chain.head()
+            if self.chain.header_by_hash(block_hash) is None or block_hash >= head.hash \
+                    or self.chain.score(block_hash) != self.chain.score(head.hash):
+                return False
+            new, old = self.chain.adopt(block_hash)
+            self._after_new_canonical(new, old)
+        log.info("switched to the equally heavy branch of #%d %s (lower hash; %d block(s) replaced)",
+                 new[-1].number if new else head.block_number, encode_hex(block_hash)[:18], len(old))
+        return True
+
     def _after_new_canonical(self, new: tuple, old: tuple) -> None:
         for b in new:
             header = b.header
@@ -287,6 +302,20 @@ class Node:
                     break
                 out.append("0x" + rlp.encode(self.chain.block(header)).hex())
             return out
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """py-evm's refusal of a call (funds, intrinsic gas) as the RPC error geth answers with."""
+    try:
+        yield
+    except ValidationError as exc:
+        text = str(exc)
+        if "enough balance" in text:
+            text = "insufficient funds for gas * price + value"
+        elif "gas cannot be negative" in text:
+            text = "intrinsic gas too low"
+        raise NodeError(-32000, text) from None
 
 
 def _hex(v: Any) -> bytes | None:

@@ -70,7 +70,9 @@ def test_serve_starts_the_own_node_deploys_and_stops_it(deployment):
         registry = json.loads(deployment_record.read_text())["registry"]
         assert f'registry = "{registry}"' in (d / "node" / "node.toml").read_text()
         assert _rpc(url, "eth_getCode", [registry, "latest"]) != "0x"
-        log = (d / "node" / "node.log").read_text()
+        deadline = time.time() + 15  # the node re-reads node.toml once a second
+        while "following registry" not in (log := (d / "node" / "node.log").read_text()) and time.time() < deadline:
+            time.sleep(0.2)
         assert "sealed block #1" in log and "following registry" in log
     finally:
         assert _stop(serve) == 0

@@ -73,23 +73,32 @@ def log(header: BlockHeaderAPI, tx_index: int, tx: SignedTransactionAPI, log_ind
 def receipts(header: BlockHeaderAPI, txs: tuple[SignedTransactionAPI, ...], rs: tuple[ReceiptAPI, ...]) -> list[dict]:
     """All receipts of one block (gas used and log indexes depend on the ones before)."""
     out, previous_gas, log_index = [], 0, 0
-    base = getattr(header, "base_fee_per_gas", 0)
     for i, (tx, r) in enumerate(zip(txs, rs)):
-        logs = []
-        for entry in r.logs:
-            logs.append(log(header, i, tx, log_index, entry))
-            log_index += 1
-        out.append({
-            "transactionHash": h(tx.hash), "transactionIndex": q(i), "blockHash": h(header.hash),
-            "blockNumber": q(header.block_number), "from": addr(tx.sender), "to": addr(tx.to) if tx.to else None,
-            "cumulativeGasUsed": q(r.gas_used), "gasUsed": q(r.gas_used - previous_gas),
-            "effectiveGasPrice": q(effective_gas_price(tx, base)),
-            "contractAddress": None if tx.to else addr(generate_contract_address(tx.sender, tx.nonce)),
-            "logs": logs, "logsBloom": h(r.bloom.to_bytes(256, "big")), "type": q(tx_type(tx)),
-            "status": q(1 if r.state_root == b"\x01" else 0),  # post-Byzantium: 0x01 success, empty failure
-        })
-        previous_gas = r.gas_used
+        out.append(_receipt(header, i, tx, r, previous_gas, log_index))
+        previous_gas, log_index = r.gas_used, log_index + len(r.logs)
     return out
+
+
+def receipt(header: BlockHeaderAPI, txs: tuple[SignedTransactionAPI, ...], rs: tuple[ReceiptAPI, ...],
+            index: int) -> dict:
+    """One receipt of a block, without formatting the others (a busy block has hundreds)."""
+    previous_gas = rs[index - 1].gas_used if index else 0
+    return _receipt(header, index, txs[index], rs[index], previous_gas, sum(len(r.logs) for r in rs[:index]))
+
+
+def _receipt(header: BlockHeaderAPI, i: int, tx: SignedTransactionAPI, r: ReceiptAPI, previous_gas: int,
+             first_log_index: int) -> dict[str, Any]:
+    base = getattr(header, "base_fee_per_gas", 0)
+    return {
+        "transactionHash": h(tx.hash), "transactionIndex": q(i), "blockHash": h(header.hash),
+        "blockNumber": q(header.block_number), "from": addr(tx.sender), "to": addr(tx.to) if tx.to else None,
+        "cumulativeGasUsed": q(r.gas_used), "gasUsed": q(r.gas_used - previous_gas),
+        "effectiveGasPrice": q(effective_gas_price(tx, base)),
+        "contractAddress": None if tx.to else addr(generate_contract_address(tx.sender, tx.nonce)),
+        "logs": [log(header, i, tx, first_log_index + k, entry) for k, entry in enumerate(r.logs)],
+        "logsBloom": h(r.bloom.to_bytes(256, "big")), "type": q(tx_type(tx)),
+        "status": q(1 if r.state_root == b"\x01" else 0),  # post-Byzantium: 0x01 success, empty failure
+    }
 
 
 def block(b: BlockAPI, total_difficulty: int, full: bool) -> dict[str, Any]:

@@ -33,15 +33,18 @@ def _address(v: Any) -> bytes:
     return to_canonical_address(v)
 
 
-def _quantity(v: Any, name: str) -> int:
+def _quantity(v: Any, name: str, bits: int = 256) -> int:
+    n = None
     if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    if isinstance(v, str) and v.startswith("0x"):
+        n = v
+    elif isinstance(v, str) and v.startswith("0x") and all(c in "0123456789abcdefABCDEF" for c in v[2:]):
         try:
-            return int(v, 16)
+            n = int(v, 16)
         except ValueError:
             pass
-    raise NodeError(-32602, f"invalid {name}: {v!r} (want a 0x hex quantity)")
+    if n is None or not 0 <= n < 2**bits:
+        raise NodeError(-32602, f"invalid {name}: {v!r} (want a 0x hex quantity below 2^{bits})")
+    return n
 
 
 def _data(v: Any, name: str) -> bytes:
@@ -69,7 +72,7 @@ def _call_object(obj: Any) -> dict[str, Any]:
     if obj.get("to"):
         tx["to"] = _address(obj["to"])
     if obj.get("gas") is not None:
-        tx["gas"] = _quantity(obj["gas"], "gas")
+        tx["gas"] = _quantity(obj["gas"], "gas", 64)
     if obj.get("value") is not None:
         tx["value"] = _quantity(obj["value"], "value")
     data = obj.get("input", obj.get("data"))
@@ -241,7 +244,7 @@ def eth_getTransactionReceipt(node: Node, params: list) -> dict | None:
         return None
     header, index = found
     _, txs, receipts, _ = node.load_block(header.hash)
-    return F.receipts(header, txs, receipts)[index]
+    return F.receipt(header, txs, receipts, index)
 
 
 # --- blocks and logs ------------------------------------------------------------------------
