@@ -65,8 +65,18 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 def _register() -> None:
-    from . import (admin_cmds, config_cmds, contracts_cmds, doc_cmds, init_cmd, ledger_cmds, matter_cmds,  # noqa: F401
-                   node_cmds, seal_cmds, serve_cmd, user_cmds)
+    """Each command module registers its commands on import (one line each)."""
+    from . import admin_cmds  # noqa: F401
+    from . import config_cmds  # noqa: F401
+    from . import contracts_cmds  # noqa: F401
+    from . import doc_cmds  # noqa: F401
+    from . import init_cmd  # noqa: F401
+    from . import ledger_cmds  # noqa: F401
+    from . import matter_cmds  # noqa: F401
+    from . import node_cmds  # noqa: F401
+    from . import seal_cmds  # noqa: F401
+    from . import serve_cmd  # noqa: F401
+    from . import user_cmds  # noqa: F401
 
 
 _register()
