@@ -43,3 +43,19 @@ def ledger_digest(data: bytes) -> bytes:
 
 def sm3_digest(data: bytes) -> bytes:
     return sm3(data)
+
+
+DOCUMENT_DATA_KEY = "certledger.data"  # OFD DocInfo CustomData carrying the canonical bytes (signed with the file)
+
+
+def parse(data: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """(basic, values) back from canonical bytes, e.g. those a layout file carries; ValueError if malformed."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not canonical certificate data: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("v") != VERSION or not isinstance(doc.get("basic"), dict) \
+            or not isinstance(doc.get("fields"), dict):
+        raise ValueError("not canonical certificate data (version or shape)")
+    basic = {k: str(doc["basic"].get(k, "")) for k in BASIC_ITEMS}
+    return basic, {str(k): str(v) for k, v in doc["fields"].items()}

@@ -1,0 +1,148 @@
+"""Verifying a certificate: from its data, from its layout file, or by identifier; one or many.
+
+The answer lists every check with its result and a single verdict. The ledger part never trusts
+our database: the digest, root, issuer and status come from the ledger (local store or chain);
+what the database supplies (the stored proof, the data of an identifier) is itself checked
+against the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Mapping, Sequence
+
+from ledger import LedgerStatus
+from ledger.interface import Ledger, LedgerError
+from ledger.merkle import verify_proof
+
+from . import canonical
+
+# zh-CN labels of the checks, as a verifier reads them
+LABELS = {
+    "data": "证照数据", "ledger": "链上记录", "digest": "数据摘要", "proof": "默克尔证明", "issuer": "签发机构授权",
+    "status": "证照状态", "validity": "有效期", "annual_review": "年审", "document": "版式文件签章",
+}
+BAD_STATUS = {LedgerStatus.LOST: "reported lost (挂失)", LedgerStatus.REVOKED: "revoked (注销)",
+              LedgerStatus.SUPERSEDED: "superseded by a newer version (已变更)"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.name, self.name)
+
+
+@dataclass
+class Verdict:
+    identifier: str
+    checks: list[Check] = field(default_factory=list)
+    ledger_block: int | None = None  # the ledger position the status reflects
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"identifier": self.identifier, "valid": self.valid, "ledgerBlock": self.ledger_block,
+                "checks": [{"name": c.name, "label": c.label, "ok": c.ok, "detail": c.detail} for c in self.checks]}
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def verify_data(ledger: Ledger, basic: Mapping[str, Any], values: Mapping[str, Any], *,
+                proof: Sequence[bytes] | None = None, today: date | None = None,
+                extra: Sequence[Check] = ()) -> Verdict:
+    """The ledger checks of presented data: digest, Merkle proof, issuer, status, dates."""
+    today = today or date.today()
+    identifier = str(basic.get("identifier", ""))
+    verdict = Verdict(identifier, list(extra))
+    checks = verdict.checks
+    if not identifier:
+        checks.append(Check("data", False, "no certificate identifier"))
+        return verdict
+    digest = canonical.ledger_digest(canonical.canonical_bytes(basic, values))
+    try:
+        state = ledger.status(identifier)
+    except LedgerError as exc:
+        checks.append(Check("ledger", False, f"the ledger cannot be read: {exc}"))
+        return verdict
+    if state is None:
+        checks.append(Check("ledger", False, "the ledger has no certificate with this identifier"))
+        return verdict
+    verdict.ledger_block = state.last_block
+    checks.append(Check("ledger", True, f"anchored at {state.issued_block} by {state.issuer}"))
+    checks.append(Check("digest", digest == state.digest,
+                        "the data matches the anchored digest" if digest == state.digest
+                        else "the data differs from what was anchored (tampered or another version)"))
+    if proof is not None:
+        ok = verify_proof(digest, list(proof), state.root)
+        checks.append(Check("proof", ok, "leads to the anchored batch root" if ok else "does not lead to the batch root"))
+    root = ledger.root_info(state.root)
+    issuer = ledger.issuer_info(state.issuer)
+    type_code = str(basic.get("type_code", ""))
+    if root is None or root.issuer != state.issuer:
+        checks.append(Check("issuer", False, "the batch root is not on the ledger under this issuer"))
+    elif issuer is None or (type_code and type_code not in issuer.type_codes):
+        checks.append(Check("issuer", False, f"{state.issuer} is not authorised for type {type_code}"))
+    else:
+        checks.append(Check("issuer", True, f"{issuer.name or state.issuer}, batch of {root.count}"))
+    overdue = state.next_review_due is not None and state.next_review_due < today
+    if state.status in BAD_STATUS:
+        detail = BAD_STATUS[state.status] + (f": {state.superseded_by}" if state.superseded_by else "")
+        checks.append(Check("status", False, detail))
+    elif overdue:  # the ledger keeps the due date; overdue is read from it, not from our database
+        checks.append(Check("status", False, f"annual review overdue since {state.next_review_due} (年审逾期)"))
+    else:
+        checks.append(Check("status", True, "effective (有效)"))
+    start, end = _date(str(basic.get("valid_from", ""))), _date(str(basic.get("valid_to", "")))
+    if (start and today < start) or (end and today > end):
+        checks.append(Check("validity", False, f"valid {start or '…'} to {end or '…'}, not on {today}"))
+    else:
+        checks.append(Check("validity", True, f"valid {start or '…'} to {end or 'no end date'}"))
+    if state.next_review_due is not None:
+        checks.append(Check("annual_review", not overdue, f"next review due {state.next_review_due}"))
+    return verdict
+
+
+def verify_ofd_file(ledger: Ledger, data: bytes, roots: Sequence, *, today: date | None = None) -> Verdict:
+    """A layout file: its seals and signature, then the ledger checks of the data it carries."""
+    from ofd.package import Package, Q, UnsafePackage
+    from seals.ofd_sign import verify_ofd
+
+    try:
+        pkg = Package.load(data)
+        info = pkg.xml("OFD.xml").find(f"{Q}DocBody/{Q}DocInfo")
+        carried = None if info is None else next(
+            (cd.text or "" for cd in info.iter(f"{Q}CustomData") if cd.get("Name") == canonical.DOCUMENT_DATA_KEY), None)
+    except UnsafePackage as exc:
+        return Verdict("", [Check("document", False, f"not a readable OFD file: {exc}")])
+    if carried is None:
+        return Verdict("", [Check("data", False, "the file carries no certificate data")])
+    try:
+        basic, values = canonical.parse(carried.encode("utf-8"))
+    except ValueError as exc:
+        return Verdict("", [Check("data", False, str(exc))])
+    reports = verify_ofd(data, roots)
+    if not reports:
+        doc = Check("document", False, "the file is not signed or sealed")
+    else:
+        bad = [f"{r.sign_id}: {c.name}: {c.detail}" for r in reports for c in r.checks if not c.ok]
+        doc = Check("document", not bad, "; ".join(bad) or f"{len(reports)} seal(s) and signature intact, signer trusted")
+    return verify_data(ledger, basic, values, today=today, extra=[doc])
+
+
+def verify_many(ledger: Ledger, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+                today: date | None = None) -> list[Verdict]:
+    """Batch verification of presented data: one verdict per item, in order."""
+    return [verify_data(ledger, basic, values, today=today) for basic, values in items]
