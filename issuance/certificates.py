@@ -210,9 +210,9 @@ def enter_many(uow: UnitOfWork, actor: Actor, type_id: int, entries: Sequence[En
         errors.update(row_errors)
         rows.append((basic, values))
     if not errors:
+        # every status counts: a revoked certificate keeps its number (unique per type and version)
         existing = set(uow.session.execute(select(Certificate.number).where(
-            Certificate.type_id == t.id, Certificate.number.in_(list(seen_numbers)),
-            Certificate.status.in_(LIVE_STATES))).scalars())
+            Certificate.type_id == t.id, Certificate.number.in_(list(seen_numbers)))).scalars())
         for number in sorted(existing):
             i = seen_numbers[number]
             prefix = f"row {i}: " if len(entries) > 1 else ""

@@ -75,6 +75,8 @@ def normalise(field: TypeField, value: Any) -> str:
             raise ValueError("expected a number") from None
         if not num.is_finite():
             raise ValueError("expected a finite number")
+        if len(text) > 64 or abs(num.adjusted()) > 40:  # "1e999999" would cost minutes to print in full
+            raise ValueError("the number is too large or too precise (at most 40 digits)")
         return format(num.normalize(), "f") if num != num.to_integral() else str(int(num))
     if vt is ValueType.DATE:
         return parse_date(text).isoformat()

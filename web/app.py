@@ -62,5 +62,7 @@ def create_app(platform: Platform) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pki.bp)
     app.register_blueprint(status.bp)
+    from .api import bp as api_bp  # the JSON API, /api/v1 (web/api/)
+    app.register_blueprint(api_bp)
     errors.register(app)
     return app

@@ -67,11 +67,14 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
 def _register() -> None:
     """Each command module registers its commands on import (one line each)."""
     from . import admin_cmds  # noqa: F401
+    from . import cert_cmds  # noqa: F401
     from . import config_cmds  # noqa: F401
     from . import contracts_cmds  # noqa: F401
     from . import doc_cmds  # noqa: F401
     from . import init_cmd  # noqa: F401
+    from . import issue_cmds  # noqa: F401
     from . import ledger_cmds  # noqa: F401
+    from . import lifecycle_cmds  # noqa: F401
     from . import matter_cmds  # noqa: F401
     from . import node_cmds  # noqa: F401
     from . import seal_cmds  # noqa: F401

@@ -18,3 +18,6 @@ __all__ = [
     "Certificate", "CertificateCopy", "CertificateStatus", "SerialCounter",
     "ApprovalRecord", "AuditEntry", "AuditHead", "DataKey", "OutboxItem",
 ]
+from .pipeline import IssuanceStep, StepStatus
+from .signing import SigningIdentity
+__all__ += ["IssuanceStep", "StepStatus", "SigningIdentity"]
