@@ -70,6 +70,7 @@ def _register() -> None:
     from . import cert_cmds  # noqa: F401
     from . import config_cmds  # noqa: F401
     from . import contracts_cmds  # noqa: F401
+    from . import demo_cmds  # noqa: F401
     from . import doc_cmds  # noqa: F401
     from . import init_cmd  # noqa: F401
     from . import issue_cmds  # noqa: F401

@@ -41,3 +41,7 @@ class ChainIndex:
     def issuer(self, issuer: str) -> dict | None:
         raw = self._db.get(b"i" + issuer.encode())
         return None if raw is None else orjson.loads(raw)
+
+    def issuers(self) -> dict[str, dict]:
+        """Every issuer registered through this ledger, by code (a handful: read them all)."""
+        return {k[1:].decode(): orjson.loads(v) for k, v in self._db.iterator(prefix=b"i")}

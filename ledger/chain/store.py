@@ -213,7 +213,14 @@ class ChainLedger(Ledger):
         info = self.reader.root(root)
         if info is None:
             return None
-        return RootInfo(root, info["issuer"], info["type_code"].hex(), info["count"], info["block"], _now())
+        # the contract knows accounts and type-code hashes; answer in issuer and type codes, as the local store does
+        issuer, type_code = info["issuer"], info["type_code"].hex()
+        for code, rec in self.index.issuers().items():
+            if rec["address"].lower() == str(info["issuer"]).lower():
+                issuer = code
+                type_code = next((t for t in rec["type_codes"] if type_code_id(t) == info["type_code"]), type_code)
+                break
+        return RootInfo(root, issuer, type_code, info["count"], info["block"], _now())
 
     @_unreachable_is_ledger_error
     def head(self) -> int:

@@ -48,6 +48,9 @@ def test_anchor_status_history_and_inclusion(chain_ledger):
     assert [e.kind for e in hist] == [K.ISSUE, K.ANNUAL_REVIEW, K.REPORT_LOSS]
     assert hist[1].prev_block == hist[0].block and hist[2].prev_block == hist[1].block
     assert led.issuer_info("D1").type_codes == frozenset({"T1"})
+    info = led.root_info(r.root)  # in issuer and type codes, as the local store answers
+    assert (info.issuer, info.type_code, info.count, info.block) == ("D1", "T1", len(batch), r.block)
+    assert led.root_info(os.urandom(32)) is None
 
 
 def test_refusals_match_the_local_store(chain_ledger):

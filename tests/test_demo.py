@@ -1,0 +1,33 @@
+"""`certledger demo`: the whole flow on a fresh data directory, in both ledger modes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).with_name("certledger")
+
+
+def _run(*args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTLEDGER_", "BECP_"))}
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("mode", ["--local", "chain"])
+def test_demo_issues_certificates_that_verify(tmp_path, mode):
+    d = tmp_path / "data"
+    r = _run("init", *([mode] if mode == "--local" else []), str(d))
+    assert r.returncode == 0, r.stderr
+    r = _run("--data-dir", str(d), "demo", "--count", "3")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1].startswith("3 certificate(s) effective")
+    idents = [line.split()[0] for line in lines[:-1]]
+    assert len(idents) == 3 and all(i.startswith("1.2.156.3005.2.11100000000013338W032.") for i in idents)
+    assert all(Path(line.split()[1]).is_file() for line in lines[:-1])
+    r = _run("--data-dir", str(d), "demo", "--count", "2")        # the department and type are reused
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1].startswith("2 certificate(s)"), r.stderr
+    r = _run("--data-dir", str(d), "verify", idents[0])
+    assert r.returncode == 0 and "VALID 有效" in r.stdout and "[FAIL]" not in r.stdout, r.stdout
