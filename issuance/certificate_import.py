@@ -14,31 +14,28 @@ number to ``{column header: problem}``. There is deliberately no example row in 
 issued like a real one, so the example lives on the 说明 sheet instead.
 
 Uploaded bytes come from anyone with an account, so the package is checked before openpyxl
-parses it: size, number of parts, the size the parts declare once inflated (``zipfile`` never
-inflates past the declared size, which bounds the work of a zip bomb), part names, encryption,
-and the workbook's content type, so macro-enabled (.xlsm) and template (.xltx) files are refused
-rather than silently read. openpyxl parses through defusedxml (installed with the project), so
-XML entity tricks are refused as well.
+parses it (``xlsx.check_package`` with its workbook checks: size, parts, zip bombs, part names,
+encryption, and the workbook's content type, so macro-enabled (.xlsm) and template (.xltx) files
+are refused rather than silently read). openpyxl parses through defusedxml (installed with the
+project), so XML entity tricks are refused as well.
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
 from typing import Any, Iterable, Iterator, Mapping
 
-from defusedxml import ElementTree as SafeET
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, cert_types, certificates
+from . import audit, cert_types, certificates, xlsx
 from .certificates import Entry
 from .codes import HOLDER_TYPES
 from .context import Actor
@@ -52,10 +49,7 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 10_000
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # 10,000 rows of long texts stay well below this once inflated
 MAX_ENTRIES = 300                     # a workbook has a few dozen parts; Excel adds some for styles and themes
-MAX_CONTENT_TYPES = 1024 * 1024
 EXCEL_MAX_ROW = 1_048_576
-XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
-XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 # numbers beyond this many digits are refused before Decimal -> int conversion (see ``oversized_numbers``)
 MAX_NUMBER_DIGITS = 64
 
@@ -110,10 +104,6 @@ class CertificateImportError(ValidationError):
         first_key, first = next(iter(flat.items()))
         super().__init__(flat, message=f"{len(rows)} of {total_rows} rows have problems, nothing was imported "
                                        f"(first: {first_key}: {first})")
-
-
-def _refuse(message: str) -> ValidationError:
-    return ValidationError({"file": message})
 
 
 def basic_columns(ctype: CertificateType) -> list[BasicColumn]:
@@ -260,73 +250,7 @@ def _own_type(uow: UnitOfWork, actor: Actor, type_id: int) -> CertificateType:
 
 def check_package(data: bytes, max_bytes: int = MAX_BYTES) -> None:
     """Refuse what is not a small, sane, macro-free .xlsx before any of its XML is parsed."""
-    if not data:
-        raise _refuse("the file is empty")
-    if len(data) > max_bytes:
-        raise _refuse(f"the file is larger than {max_bytes / (1024 * 1024):g} MB")
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _refuse("not an Excel .xlsx file (an old .xls, or a password-protected workbook: save it as .xlsx "
-                      "without a password)")
-    if not data.startswith(b"PK\x03\x04"):
-        raise _refuse("not an Excel .xlsx file (save it as .xlsx, not .xls or .csv)")
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ENTRIES:
-                raise _refuse("not an Excel .xlsx file (too many parts)")
-            if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED:
-                raise _refuse(f"the workbook expands to more than {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
-            names = set()
-            for i in infos:
-                name = i.filename
-                if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name:
-                    raise _refuse(f"not an Excel .xlsx file (unsafe part name {name!r})")
-                if i.flag_bits & 0x1:
-                    raise _refuse("not an Excel .xlsx file (encrypted parts)")
-                if name.lower().endswith("vbaproject.bin"):
-                    raise _refuse("macro-enabled workbooks (.xlsm) are not accepted; save the file as .xlsx")
-                names.add(name)
-            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-                raise _refuse("not an Excel .xlsx file (no workbook)")
-            ct_info = zf.getinfo("[Content_Types].xml")
-            if ct_info.file_size > MAX_CONTENT_TYPES:
-                raise _refuse("not an Excel .xlsx file (damaged content types)")
-            content_types = zf.read(ct_info)
-    except ValidationError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, NotImplementedError, RuntimeError):
-        raise _refuse("not an Excel .xlsx file (the file is damaged)") from None
-    main_type = _workbook_content_type(content_types)
-    if main_type == XLSM_MAIN:
-        raise _refuse("macro-enabled workbooks (.xlsm) are not accepted; save the file as .xlsx")
-    if main_type != XLSX_MAIN:
-        raise _refuse("not an Excel .xlsx workbook (templates, .xlsb and other kinds are not accepted)")
-
-
-def _workbook_content_type(xml: bytes) -> str:
-    try:
-        root = SafeET.fromstring(xml)
-    except Exception:  # defusedxml refuses DTDs/entities; ParseError for broken XML
-        raise _refuse("not an Excel .xlsx file (damaged content types)") from None
-    for el in root:
-        if el.tag.endswith("Override") and el.get("PartName", "").lower() == "/xl/workbook.xml":
-            return el.get("ContentType", "")
-    return ""
-
-
-def _text(value: Any) -> str:
-    """A cell as the person typed it: 12345 (read back as int or 12345.0) becomes "12345"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"  # as Excel shows it
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime) and value.time() == time(0):
-        return value.date().isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    return str(value).strip()
+    xlsx.check_package(data, max_bytes=max_bytes, max_entries=MAX_ENTRIES, max_uncompressed=MAX_UNCOMPRESSED)
 
 
 def _date_cell(value: Any) -> Any:
@@ -335,7 +259,7 @@ def _date_cell(value: Any) -> Any:
         return value.date()
     if isinstance(value, date):
         return value
-    return _text(value)
+    return xlsx.text(value)
 
 
 def _resolve_headers(ctype: CertificateType, header: list[str]) -> dict[int, tuple[str, str, str]]:
@@ -368,18 +292,18 @@ def _resolve_headers(ctype: CertificateType, header: list[str]) -> dict[int, tup
             unknown.append(text)
             continue
         if target[1:] in seen:
-            raise _refuse(f"the column {target[2]} appears twice in the first row")
+            raise xlsx.refuse(f"the column {target[2]} appears twice in the first row")
         seen[target[1:]] = pos
         out[pos] = target
     if unknown:
-        raise _refuse(f"the first row has columns this certificate type does not have: {'、'.join(unknown)}; "
-                      f"download the template of {ctype.name} and keep its header row")
+        raise xlsx.refuse(f"the first row has columns this certificate type does not have: {'、'.join(unknown)}; "
+                          f"download the template of {ctype.name} and keep its header row")
     present = {key for _, key, _ in out.values()}
     missing = [b.label for b in basics if b.required and b.key not in present]
     missing += [field_header(f) for f in fields if f.required and f.column_name not in present]
     if missing:
-        raise _refuse(f"the first row lacks the columns {'、'.join(missing)}; "
-                      "download the template and keep its header row")
+        raise xlsx.refuse(f"the first row lacks the columns {'、'.join(missing)}; "
+                          "download the template and keep its header row")
     return out
 
 
@@ -391,15 +315,10 @@ class _Row:
 
 def read_rows(ctype: CertificateType, data: bytes, max_rows: int = MAX_ROWS) -> list[_Row]:
     """The data rows of a filled template as entries, with their Excel row numbers; blank rows left out."""
-    try:
-        wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds (KeyError, XML errors, ...) for a broken workbook
-        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
-    try:
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+    with xlsx.open_sheet(data, SHEET) as ws:
         ws.reset_dimensions()  # some writers declare <dimension ref="A1"/>: read the rows that are there
         header_row = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
-        columns = _resolve_headers(ctype, [_text(v) for v in header_row])
+        columns = _resolve_headers(ctype, [xlsx.text(v) for v in header_row])
         width = max(columns) + 1 if columns else 1
         dates = {f.column_name for f in ctype.fields if f.value_type is ValueType.DATE}
         date_items = {b.key for b in basic_columns(ctype) if b.kind == "date"}
@@ -408,7 +327,7 @@ def read_rows(ctype: CertificateType, data: bytes, max_rows: int = MAX_ROWS) -> 
         for excel_row, values in enumerate(it, start=2):
             if excel_row > EXCEL_MAX_ROW:
                 # openpyxl fills the gap before a row numbered 999999999 with empty rows, one by one
-                raise _refuse(f"row numbers beyond {EXCEL_MAX_ROW}, the last row of an Excel sheet")
+                raise xlsx.refuse(f"row numbers beyond {EXCEL_MAX_ROW}, the last row of an Excel sheet")
             if all(v is None for v in values):
                 continue  # the cheap test first: gaps between rows come back as all-None rows
             basic: dict[str, Any] = {}
@@ -416,12 +335,12 @@ def read_rows(ctype: CertificateType, data: bytes, max_rows: int = MAX_ROWS) -> 
             for pos, (kind, key, _label) in columns.items():
                 raw = values[pos] if pos < len(values) else None
                 if kind == "basic":
-                    value = _date_cell(raw) if key in date_items else _text(raw)
+                    value = _date_cell(raw) if key in date_items else xlsx.text(raw)
                     if key == "holder_type" and isinstance(value, str) and value.isdigit() and len(value) == 1:
                         value = value.zfill(2)  # "01" typed into a general cell comes back as 1
                     target = basic
                 else:
-                    value = _date_cell(raw) if key in dates else _text(raw)
+                    value = _date_cell(raw) if key in dates else xlsx.text(raw)
                     if isinstance(value, date):
                         value = value.isoformat()
                     target = custom
@@ -430,16 +349,10 @@ def read_rows(ctype: CertificateType, data: bytes, max_rows: int = MAX_ROWS) -> 
             if not basic and not custom:
                 continue
             if len(rows) == max_rows:
-                raise _refuse(f"more than {max_rows} rows; split the file and import the parts one by one")
+                raise xlsx.too_many_rows(max_rows)
             rows.append(_Row(excel_row, Entry(basic, custom)))
-    except ValidationError:
-        raise
-    except Exception:  # a part that passed the package checks but is not valid SpreadsheetML
-        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
-    finally:
-        wb.close()
     if not rows:
-        raise _refuse("the file has no certificates to import (only the header row)")
+        raise xlsx.refuse("the file has no certificates to import (only the header row)")
     return rows
 
 
@@ -556,21 +469,4 @@ def import_certificates(uow: UnitOfWork, actor: Actor, type_id: int, data: bytes
 
 def error_report(errors: Mapping[str, str]) -> bytes:
     """The problems as a workbook (行号, 列, 问题), for the person to fix their file with."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "错误报告"
-    ws.append(["行号", "列", "问题"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for key, problem in errors.items():
-        where, sep, col = key.partition(": ")
-        if sep and where.startswith("row ") and where[4:].isdigit():
-            ws.append([int(where[4:]), col, problem])
-        else:
-            ws.append(["", "文件" if key == "file" else key, problem])
-    ws.freeze_panes = "A2"
-    for letter, width in zip("ABC", (8, 30, 80)):
-        ws.column_dimensions[letter].width = width
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.error_report(errors, column_width=30)

@@ -225,15 +225,11 @@ def enter_many(uow: UnitOfWork, actor: Actor, type_id: int, entries: Sequence[En
     for offset, (basic, values) in enumerate(rows):
         serial = first + offset
         ident = str(identifiers.make(t.code, dept.code, serial, 1))
-        holder_code = basic.pop("holder_code")
-        cert = Certificate(
-            tenant_id=t.tenant_id, department_id=dept.id, type_id=t.id, identifier=ident,
+        cert = draft_certificate(
+            cipher, ident, basic.pop("holder_code"), values,
+            tenant_id=t.tenant_id, department_id=dept.id, type_id=t.id,
             type_name=t.name, type_code=t.code, issue_dept=dept.name, issue_dept_code=dept.code,
-            holder_code_enc=cipher.encrypt(holder_code.encode(), f"holder:{ident}"),
-            holder_code_index=cipher.blind_index(holder_code),
-            data_enc=cipher.encrypt(json.dumps(values, ensure_ascii=False, sort_keys=True).encode(), f"data:{ident}"),
-            serial=serial, version=1, annual_review=t.annual_review, status=S.DRAFT,
-            created_by_id=actor.user_id, **basic,
+            serial=serial, version=1, annual_review=t.annual_review, created_by_id=actor.user_id, **basic,
         )
         certs.append(cert)
     uow.session.add_all(certs)
@@ -241,6 +237,19 @@ def enter_many(uow: UnitOfWork, actor: Actor, type_id: int, entries: Sequence[En
     audit.record(uow.session, actor, "certificate.enter", "certificate_type", t.id, count=len(certs),
                  first=certs[0].identifier, last=certs[-1].identifier)
     return certs
+
+
+def draft_certificate(cipher, identifier: str, holder_code: str, values: Mapping[str, Any],
+                      **columns: Any) -> Certificate:
+    """A new draft row: the holder code and the field values encrypted under its identifier."""
+    return Certificate(
+        identifier=identifier,
+        holder_code_enc=cipher.encrypt(holder_code.encode(), f"holder:{identifier}"),
+        holder_code_index=cipher.blind_index(holder_code),
+        data_enc=cipher.encrypt(json.dumps(values, ensure_ascii=False, sort_keys=True).encode(),
+                                f"data:{identifier}"),
+        status=S.DRAFT, **columns,
+    )
 
 
 def enter(uow: UnitOfWork, actor: Actor, type_id: int, basic: Mapping[str, Any], values: Mapping[str, Any]) -> Certificate:

@@ -246,16 +246,11 @@ def change(uow: UnitOfWork, actor: Actor, cert_id: int, reason: str, basic: Mapp
     ident = identifiers.parse(old.identifier)
     version = old.version + 1
     new_ident = str(identifiers.make(ident.type_code, ident.issuer_code, int(ident.serial), version))
-    cipher = uow.cipher
-    holder_code = clean.pop("holder_code")
-    new = Certificate(
-        tenant_id=old.tenant_id, department_id=old.department_id, type_id=old.type_id, identifier=new_ident,
+    new = certificates.draft_certificate(
+        uow.cipher, new_ident, clean.pop("holder_code"), new_values,
+        tenant_id=old.tenant_id, department_id=old.department_id, type_id=old.type_id,
         type_name=t.name, type_code=old.type_code, issue_dept=dept.name, issue_dept_code=old.issue_dept_code,
-        holder_code_enc=cipher.encrypt(holder_code.encode(), f"holder:{new_ident}"),
-        holder_code_index=cipher.blind_index(holder_code),
-        data_enc=cipher.encrypt(json.dumps(new_values, ensure_ascii=False, sort_keys=True).encode(),
-                                f"data:{new_ident}"),
-        serial=old.serial, version=version, supersedes_id=old.id, annual_review=t.annual_review, status=S.DRAFT,
+        serial=old.serial, version=version, supersedes_id=old.id, annual_review=t.annual_review,
         created_by_id=actor.user_id, **clean,
     )
     uow.session.add(new)

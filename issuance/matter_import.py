@@ -4,28 +4,26 @@ The seed's flow is 批量导入 → 下载Excel模板 → fill in → upload →
 department of the tenant; a department user only their own (the rule of ``matters.create``).
 
 Uploaded bytes come from anyone with an account, so the file is checked as a zip *before* openpyxl
-sees it: its size, its number of entries, the total size its entries declare once uncompressed
-(``zipfile`` never inflates an entry past its declared size, so this bounds the work and stops zip
-bombs) and entry names. Whatever is wrong with the file comes back as a ``ValidationError`` with the
-key ``file``, never a traceback. Every row is then validated before anything is written: each row's
-problems are collected under keys like ``row 5: code`` (the row number Excel shows) and, if there is
-any, nothing is imported. ``error_report`` turns those problems into a workbook to download.
+sees it (``xlsx.check_package``): its size, its number of entries, the total size its entries declare
+once uncompressed (which stops zip bombs), entry names, and that it has a worksheet. Whatever is
+wrong with the file comes back as a ``ValidationError`` with the key ``file``, never a traceback.
+Every row is then validated before anything is written: each row's problems are collected under
+keys like ``row 5: code`` (the row number Excel shows) and, if there is any, nothing is imported.
+``error_report`` turns those problems into a workbook to download.
 """
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from io import BytesIO
 from typing import Any, Iterator
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
-from . import audit, matters
+from . import audit, matters, xlsx
 from .context import Actor
 from .errors import ValidationError
 from .models import Department, RoleCode
@@ -58,10 +56,6 @@ MAX_ROWS = 5000
 class ImportReport:
     created: int
     rows: int  # data rows read (example and blank rows not counted)
-
-
-def _refuse(message: str) -> ValidationError:
-    return ValidationError({"file": message})
 
 
 def build_template() -> bytes:
@@ -105,43 +99,11 @@ def build_template() -> bytes:
 
 
 def _check_package(data: bytes, max_bytes: int) -> None:
-    """Refuse what is not a small, sane .xlsx before any XML is parsed."""
-    if not data:
-        raise _refuse("the file is empty")
-    if len(data) > max_bytes:
-        raise _refuse(f"the file is larger than {max_bytes / (1024 * 1024):g} MB")
-    if not data.startswith(b"PK\x03\x04"):
-        raise _refuse("not an Excel .xlsx file (save it as .xlsx, not .xls or .csv)")
-    try:
-        with zipfile.ZipFile(BytesIO(data)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise _refuse("not an Excel .xlsx file (the file is damaged)") from None
-    if len(infos) > MAX_ENTRIES:
-        raise _refuse("not an Excel .xlsx file (too many parts)")
-    if sum(i.file_size for i in infos) > MAX_UNCOMPRESSED:
-        raise _refuse(f"the workbook expands to more than {MAX_UNCOMPRESSED // (1024 * 1024)} MB")
-    for i in infos:
-        name = i.filename
-        if name.startswith("/") or ".." in name.split("/") or "\\" in name:
-            raise _refuse(f"not an Excel .xlsx file (unsafe part name {name!r})")
-    if not any(i.filename.startswith("xl/worksheets/") for i in infos):
-        raise _refuse("not an Excel .xlsx file (no worksheet)")
-
-
-def _text(value: Any) -> str:
-    """A cell as the person typed it: 12345 (read back as int or 12345.0) becomes "12345"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"  # as Excel shows it
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime) and value.time() == time(0):
-        return value.date().isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    return str(value).strip()
+    """Refuse what is not a small, sane .xlsx with a worksheet before any XML is parsed."""
+    names = xlsx.check_package(data, max_bytes=max_bytes, max_entries=MAX_ENTRIES,
+                               max_uncompressed=MAX_UNCOMPRESSED, workbook_checks=False)
+    if not any(name.startswith("xl/worksheets/") for name in names):
+        raise xlsx.refuse("not an Excel .xlsx file (no worksheet)")
 
 
 def _is_example(code: str) -> bool:
@@ -150,35 +112,24 @@ def _is_example(code: str) -> bool:
 
 def _read_rows(data: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]:
     """The data rows as (Excel row number, {key: text}); example and blank rows left out."""
-    try:
-        wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds (KeyError, XML errors, ...) for a broken workbook
-        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
-    try:
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+    with xlsx.open_sheet(data, SHEET) as ws:
         it: Iterator[tuple[Any, ...]] = ws.iter_rows(values_only=True)
-        header = [_text(v).rstrip("*").strip() for v in next(it, ())]
+        header = [xlsx.text(v).rstrip("*").strip() for v in next(it, ())]
         missing = [h for h, _ in TEMPLATE_COLUMNS if h not in header]
         if missing:
-            raise _refuse(f"the first row lacks the columns {'、'.join(missing)}; "
-                          "download the template and keep its header row")
+            raise xlsx.refuse(f"the first row lacks the columns {'、'.join(missing)}; "
+                              "download the template and keep its header row")
         positions = {key: header.index(h) for h, key in TEMPLATE_COLUMNS}
         rows: list[tuple[int, dict[str, str]]] = []
         for excel_row, values in enumerate(it, start=2):
-            cells = {k: _text(values[p]) if p < len(values) else "" for k, p in positions.items()}
+            cells = {k: xlsx.text(values[p]) if p < len(values) else "" for k, p in positions.items()}
             if not any(cells.values()) or _is_example(cells["code"]):
                 continue
             if len(rows) == max_rows:
-                raise _refuse(f"more than {max_rows} rows; split the file and import the parts one by one")
+                raise xlsx.too_many_rows(max_rows)
             rows.append((excel_row, cells))
-    except ValidationError:
-        raise
-    except Exception:  # a part that passed the zip checks but is not valid SpreadsheetML
-        raise _refuse("the workbook cannot be read; open it in Excel and save it again as .xlsx") from None
-    finally:
-        wb.close()
     if not rows:
-        raise _refuse("the file has no matters to import (only the header or the example row)")
+        raise xlsx.refuse("the file has no matters to import (only the header or the example row)")
     return rows
 
 
@@ -246,22 +197,4 @@ def import_matters(uow: UnitOfWork, actor: Actor, data: bytes, max_bytes: int = 
 
 def error_report(errors: dict[str, str]) -> bytes:
     """The problems as a workbook (行号, 列, 问题), for the person to fix their file with."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "错误报告"
-    ws.append(["行号", "列", "问题"])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    labels = {**HEADERS, "file": "文件"}
-    for key, problem in errors.items():
-        where, sep, field = key.partition(": ")
-        if sep and where.startswith("row ") and where[4:].isdigit():
-            ws.append([int(where[4:]), labels.get(field, field), problem])
-        else:
-            ws.append(["", labels.get(key, key), problem])
-    ws.freeze_panes = "A2"
-    for letter, width in zip("ABC", (8, 18, 80)):
-        ws.column_dimensions[letter].width = width
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.error_report(errors, labels=HEADERS, column_width=18)

@@ -24,11 +24,13 @@ def licence_values(name: str = "哈尔滨某某科技有限公司") -> dict:
             "opscope": "软件开发", "estdate": "2019-02-03"}
 
 
-def approved_licence_type(world, code: str = TYPE_CODE, annual_review: bool = False):
+def approved_licence_type(world, code: str = TYPE_CODE, annual_review: bool = False, **over):
+    """The sample licence type, created by the department admin and approved by the admin."""
     from issuance import cert_types
 
     args = cert_types.from_sample(SAMPLE, code)
     args["annual_review"] = annual_review
+    args.update(over)
     with world.uow() as uow:
         t = cert_types.create(uow, world.dept_admin, **args)
         cert_types.submit(uow, world.dept_admin, t.id)

@@ -17,13 +17,13 @@ from certledger.cli import cli
 from certledger.crypto.signers import SoftECDSASigner, SoftSM2Signer, verify as verify_signature
 from certledger.crypto.sm2 import SM2PrivateKey
 from certledger.db.base import utcnow
-from issuance import audit, canonical, cert_types, certificates, identifiers, lifecycle, states, verification
+from issuance import audit, canonical, certificates, identifiers, lifecycle, states, verification
 from issuance.anchoring import Worker, enqueue_anchor
 from issuance.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from issuance.models import AuditEntry, Certificate, CertificateCopy, CertificateStatus as S, OutboxItem
 from ledger import EventKind as K, LedgerError, LedgerStatus as LS, LifecycleEvent
 
-from tests.helpers import SAMPLE, basic, licence_values
+from tests.helpers import approved_licence_type, basic, licence_values
 
 TODAY = date.today()
 
@@ -32,19 +32,19 @@ TODAY = date.today()
 
 def make_type(world, code: str, **over):
     """An approved type of the world's department, registered with the ledger for its issuer."""
-    args = cert_types.from_sample(SAMPLE, code)
-    args.update(over)
-    with world.uow() as uow:
-        t = cert_types.create(uow, world.dept_admin, **args)
-        cert_types.submit(uow, world.dept_admin, t.id)
-        uow.commit()
-    with world.uow() as uow:
-        cert_types.review(uow, world.admin, t.id, True)
-        uow.commit()
+    t = approved_licence_type(world, code, **over)
     led = world.platform.ledger
     known = led.issuer_info(world.dept.code)
     led.register_issuer(world.dept.code, world.dept.name, sorted((known.type_codes if known else set()) | {t.code}))
     return t
+
+
+def committed(world, action, *args):
+    """``action(uow, *args)`` in a unit of work of its own, committed; what it returned."""
+    with world.uow() as uow:
+        result = action(uow, *args)
+        uow.commit()
+        return result
 
 
 def drain(world):
@@ -75,9 +75,7 @@ def issue(world, cert_id: int) -> Certificate:
 
 
 def effective(world, t, seed: int = 1, **over) -> Certificate:
-    with world.uow() as uow:
-        c = certificates.enter(uow, world.clerk, t.id, basic(seed, **over), licence_values())
-        uow.commit()
+    c = committed(world, certificates.enter, world.clerk, t.id, basic(seed, **over), licence_values())
     return issue(world, c.id)
 
 
@@ -137,9 +135,7 @@ def annual(world):
 def test_report_loss_goes_to_the_ledger_with_reason_and_actor(world, licence):
     c = effective(world, licence)
     assert_ledger_matches_db(world, c)
-    with world.uow() as uow:
-        lifecycle.report_loss(uow, world.clerk, c.id, "  营业执照正本遗失  ")
-        uow.commit()
+    committed(world, lifecycle.report_loss, world.clerk, c.id, "  营业执照正本遗失  ")
     waiting = events_waiting(world)
     assert [(i.kind, i.certificate_id, i.issuer) for i in waiting] == [("report_loss", c.identifier, world.dept.code)]
     c = load(world, c.id)
@@ -155,12 +151,8 @@ def test_report_loss_goes_to_the_ledger_with_reason_and_actor(world, licence):
 
 def test_lost_then_revoked_and_revoked_is_final(world, licence):
     c = effective(world, licence)
-    with world.uow() as uow:
-        lifecycle.report_loss(uow, world.clerk, c.id, "遗失")
-        uow.commit()
-    with world.uow() as uow:
-        lifecycle.revoke(uow, world.dept_admin, c.id, "企业注销登记")
-        uow.commit()
+    committed(world, lifecycle.report_loss, world.clerk, c.id, "遗失")
+    committed(world, lifecycle.revoke, world.dept_admin, c.id, "企业注销登记")
     drain(world)
     c = load(world, c.id)
     assert c.status is S.REVOKED and c.status_change_reason == "企业注销登记"
@@ -194,9 +186,7 @@ def test_a_reason_is_required(world, licence):
 
 @pytest.mark.parametrize("action", ["report_loss", "revoke"])
 def test_only_issued_certificates_are_reported_lost_or_revoked(world, licence, action):
-    with world.uow() as uow:
-        draft = certificates.enter(uow, world.clerk, licence.id, basic(3), licence_values())
-        uow.commit()
+    draft = committed(world, certificates.enter, world.clerk, licence.id, basic(3), licence_values())
     with world.uow() as uow:
         with pytest.raises(IllegalTransition) as e:
             getattr(lifecycle, action)(uow, world.clerk, draft.id, "理由")
@@ -206,9 +196,7 @@ def test_only_issued_certificates_are_reported_lost_or_revoked(world, licence, a
 
 def test_a_lost_certificate_cannot_be_reported_lost_again_nor_reviewed(world, annual):
     c = effective(world, annual)
-    with world.uow() as uow:
-        lifecycle.report_loss(uow, world.clerk, c.id, "遗失")
-        uow.commit()
+    committed(world, lifecycle.report_loss, world.clerk, c.id, "遗失")
     with world.uow() as uow:
         with pytest.raises(IllegalTransition, match="'lost' to 'lost'"):
             lifecycle.report_loss(uow, world.clerk, c.id, "遗失")
@@ -243,9 +231,7 @@ def test_annual_review_moves_the_next_due_date_on_the_ledger(world, annual):
     c = effective(world, annual, issue_date=TODAY.isoformat())
     assert c.next_review_due is not None
     next_due = TODAY + timedelta(days=400)
-    with world.uow() as uow:
-        lifecycle.pass_annual_review(uow, world.reviewer, c.id, next_due, "年审合格")
-        uow.commit()
+    committed(world, lifecycle.pass_annual_review, world.reviewer, c.id, next_due, "年审合格")
     c = load(world, c.id)
     assert c.status is S.EFFECTIVE and c.next_review_due == next_due
     drain(world)
@@ -276,12 +262,8 @@ def test_overdue_job_is_idempotent_queues_nothing_and_a_review_reinstates(world,
     with world.uow() as uow:  # a draft past its due date is not the job's business
         draft = certificates.enter(uow, world.clerk, annual.id, basic(4, next_review_due="2024-01-01"), licence_values())
         uow.commit()
-    with world.uow() as uow:
-        assert lifecycle.mark_overdue(uow, TODAY) == 1
-        uow.commit()
-    with world.uow() as uow:
-        assert lifecycle.mark_overdue(uow, TODAY) == 0
-        uow.commit()
+    assert committed(world, lifecycle.mark_overdue, TODAY) == 1
+    assert committed(world, lifecycle.mark_overdue, TODAY) == 0
     assert [load(world, x.id).status for x in (late, fine, plain, draft)] == [S.REVIEW_OVERDUE, S.EFFECTIVE, S.EFFECTIVE, S.DRAFT]
     assert "2024-06-01" in load(world, late.id).status_change_reason
     assert events_waiting(world) == []  # the ledger has no overdue event: it derives it from the due date
@@ -398,16 +380,12 @@ def test_change_refusals(world, licence):
 
 def test_a_withdrawn_change_leaves_the_old_version_alone(world, licence):
     v1 = effective(world, licence)
-    with world.uow() as uow:
-        v2 = lifecycle.change(uow, world.clerk, v1.id, "变更", {"holder": "新名称"})
-        uow.commit()
+    v2 = committed(world, lifecycle.change, world.clerk, v1.id, "变更", {"holder": "新名称"})
     with world.uow() as uow:  # the pending version is an ordinary draft: editable, deletable
         certificates.update(uow, world.clerk, v2.id, basic={"holder": "另一个名称"})
         certificates.delete(uow, world.clerk, v2.id)
         uow.commit()
-    with world.uow() as uow:
-        lifecycle.revoke(uow, world.clerk, v1.id, "注销")
-        uow.commit()
+    committed(world, lifecycle.revoke, world.clerk, v1.id, "注销")
     drain(world)
     assert_ledger_matches_db(world, v1)
     assert load(world, v1.id).status is S.REVOKED
@@ -424,9 +402,7 @@ def test_annotated_copy_is_signed_by_its_maker_and_verifiable(world, copyable):
     c = effective(world, copyable)
     key = SM2PrivateKey.generate()
     signer = SoftSM2Signer(key)
-    with world.uow() as uow:
-        copy = lifecycle.make_copy(uow, world.clerk, c.id, signer)
-        uow.commit()
+    copy = committed(world, lifecycle.make_copy, world.clerk, c.id, signer)
     assert copy.purpose == "办理银行开户" and copy.creation_org == world.dept.name and copy.maker_id == world.clerk.user_id
     expected_end = datetime.combine(TODAY + timedelta(days=30), datetime.max.time(), timezone.utc).replace(microsecond=0)
     assert abs((copy.expiring_time - expected_end).total_seconds()) <= 86400  # date boundary at midnight UTC
@@ -469,9 +445,7 @@ def test_copy_validity_purpose_and_status_rules(world, copyable):
         with pytest.raises(ValidationError, match="SM2"):
             lifecycle.make_copy(uow, world.clerk, c.id, SoftECDSASigner(), "x", 5)
         uow.commit()
-    with world.uow() as uow:
-        lifecycle.report_loss(uow, world.clerk, c.id, "遗失")
-        uow.commit()
+    committed(world, lifecycle.report_loss, world.clerk, c.id, "遗失")
     with world.uow() as uow:
         with pytest.raises(IllegalTransition, match="only an effective certificate can be copied"):
             lifecycle.make_copy(uow, world.clerk, c.id, signer, "x", 5)

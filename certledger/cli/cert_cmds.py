@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy import select
 
+from .import_errors import rows_reported
 from .main import State, cli
 from .user_cmds import admin_actor
 
@@ -77,17 +78,8 @@ def import_cmd(state: State, type_id: int, username: str, errors_out: Path | Non
     platform = state.platform
     with platform.uow() as uow:
         actor = user_actor(uow, platform, username)
-        try:
+        with rows_reported(errors_out, error_report):
             report = import_certificates(uow, actor, type_id, file.read_bytes())
-        except ValidationError as exc:
-            # the top-level handler prints the one-line summary; the operator also needs every row
-            for key, problem in exc.errors.items():
-                if key.startswith("row "):
-                    click.echo(f"  {key}: {problem}", err=True)
-            if errors_out:
-                errors_out.write_bytes(error_report(exc.errors))
-                click.echo(f"  row-by-row report written to {errors_out}", err=True)
-            raise
         uow.commit()
     click.echo(f"imported {report.created} certificates"
                + (f" ({report.identifiers[0]} … {report.identifiers[-1]})" if report.identifiers else ""))

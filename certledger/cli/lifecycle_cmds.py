@@ -26,6 +26,20 @@ def _cert_id(uow, actor, ref: str) -> int:
     return certificates.get_by_identifier(uow, actor, ref).id
 
 
+def _queued(cert) -> str:
+    return f"{cert.status.value} (ledger event queued)"
+
+
+def _apply(state, certificate: str, change, describe=_queued) -> None:
+    """Run ``change(uow, actor, cert_id)`` on CERTIFICATE as the platform admin, commit, say what it became."""
+    platform = state.platform
+    with platform.uow() as uow:
+        actor = admin_actor(uow, platform)
+        cert = change(uow, actor, _cert_id(uow, actor, certificate))
+        uow.commit()
+        click.echo(f"{cert.identifier}: {describe(cert)}")
+
+
 def _date(_ctx, _param, value: str | None) -> date | None:
     if value is None:
         return None
@@ -40,36 +54,26 @@ def lifecycle_group() -> None:
     """Lifecycle of issued certificates: loss, revocation, annual review."""
 
 
-@lifecycle_group.command("lost")
-@click.argument("certificate")
-@click.option("--reason", required=True, help="Why it is reported lost (kept with the certificate).")
-@click.pass_obj
-def lost(state, certificate: str, reason: str) -> None:
-    """Report CERTIFICATE (identifier or id) lost (挂失)."""
-    from issuance import lifecycle
+def _status_command(name: str, action: str, doc: str, reason_help: str) -> click.Command:
+    """A command applying ``lifecycle.<action>(uow, actor, cert_id, reason)`` to one certificate."""
 
-    platform = state.platform
-    with platform.uow() as uow:
-        actor = admin_actor(uow, platform)
-        cert = lifecycle.report_loss(uow, actor, _cert_id(uow, actor, certificate), reason)
-        uow.commit()
-        click.echo(f"{cert.identifier}: {cert.status.value} (ledger event queued)")
+    @lifecycle_group.command(name, help=doc)
+    @click.argument("certificate")
+    @click.option("--reason", required=True, help=reason_help)
+    @click.pass_obj
+    def command(state, certificate: str, reason: str) -> None:
+        from issuance import lifecycle
+
+        change = getattr(lifecycle, action)
+        _apply(state, certificate, lambda uow, actor, cert_id: change(uow, actor, cert_id, reason))
+
+    return command
 
 
-@lifecycle_group.command("revoke")
-@click.argument("certificate")
-@click.option("--reason", required=True, help="Why it is revoked; revocation is final.")
-@click.pass_obj
-def revoke(state, certificate: str, reason: str) -> None:
-    """Revoke CERTIFICATE (identifier or id) for good (注销)."""
-    from issuance import lifecycle
-
-    platform = state.platform
-    with platform.uow() as uow:
-        actor = admin_actor(uow, platform)
-        cert = lifecycle.revoke(uow, actor, _cert_id(uow, actor, certificate), reason)
-        uow.commit()
-        click.echo(f"{cert.identifier}: {cert.status.value} (ledger event queued)")
+lost = _status_command("lost", "report_loss", "Report CERTIFICATE (identifier or id) lost (挂失).",
+                       "Why it is reported lost (kept with the certificate).")
+revoke = _status_command("revoke", "revoke", "Revoke CERTIFICATE (identifier or id) for good (注销).",
+                         "Why it is revoked; revocation is final.")
 
 
 @lifecycle_group.command("review")
@@ -81,12 +85,9 @@ def review(state, certificate: str, next_due: date, reason: str) -> None:
     """Pass the annual review (年审) of CERTIFICATE; an overdue one becomes effective again."""
     from issuance import lifecycle
 
-    platform = state.platform
-    with platform.uow() as uow:
-        actor = admin_actor(uow, platform)
-        cert = lifecycle.pass_annual_review(uow, actor, _cert_id(uow, actor, certificate), next_due, reason)
-        uow.commit()
-        click.echo(f"{cert.identifier}: {cert.status.value}, next review due {cert.next_review_due.isoformat()}")
+    _apply(state, certificate,
+           lambda uow, actor, cert_id: lifecycle.pass_annual_review(uow, actor, cert_id, next_due, reason),
+           lambda cert: f"{cert.status.value}, next review due {cert.next_review_due.isoformat()}")
 
 
 @lifecycle_group.command("mark-overdue")

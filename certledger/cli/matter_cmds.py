@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from .import_errors import rows_reported
 from .main import cli
 from .user_cmds import admin_actor
 
@@ -52,16 +53,7 @@ def import_cmd(state, file: Path, department_code: str | None, errors_out: Path 
             if dept_id is None:
                 raise ValidationError({"department": f"no department with code {department_code}"})
             actor = dataclasses.replace(actor, department_id=dept_id)
-        try:
+        with rows_reported(errors_out, error_report):
             report = import_matters(uow, actor, file.read_bytes())
-        except ValidationError as exc:
-            # the top-level handler prints the one-line summary; the operator also needs every row
-            for key, problem in exc.errors.items():
-                if key.startswith("row "):
-                    click.echo(f"  {key}: {problem}", err=True)
-            if errors_out:
-                errors_out.write_bytes(error_report(exc.errors))
-                click.echo(f"  row-by-row report written to {errors_out}", err=True)
-            raise
         uow.commit()
     click.echo(f"imported {report.created} matters")
