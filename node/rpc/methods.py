@@ -173,10 +173,15 @@ def eth_feeHistory(node: Node, params: list) -> dict:
 
 # --- state ---------------------------------------------------------------------------------
 
-def eth_getBalance(node: Node, params: list) -> str:
+def _account_read(node: Node, params: list, read: Callable[[Any, bytes], Any]) -> Any:
+    """``read(state, address)`` at the block the second parameter names (latest by default)."""
     a = _address(_param(params, 0, name="address"))
     with node.lock:
-        return F.q(node.state(node.resolve(_param(params, 1, "latest"))).get_balance(a))
+        return read(node.state(node.resolve(_param(params, 1, "latest"))), a)
+
+
+def eth_getBalance(node: Node, params: list) -> str:
+    return F.q(_account_read(node, params, lambda state, a: state.get_balance(a)))
 
 
 def eth_getTransactionCount(node: Node, params: list) -> str:
@@ -190,9 +195,7 @@ def eth_getTransactionCount(node: Node, params: list) -> str:
 
 
 def eth_getCode(node: Node, params: list) -> str:
-    a = _address(_param(params, 0, name="address"))
-    with node.lock:
-        return F.h(node.state(node.resolve(_param(params, 1, "latest"))).get_code(a))
+    return F.h(_account_read(node, params, lambda state, a: state.get_code(a)))
 
 
 def eth_getStorageAt(node: Node, params: list) -> str:
