@@ -126,6 +126,11 @@ class World:
 
 @pytest.fixture
 def world(platform) -> World:
+    return make_world(platform)
+
+
+def make_world(platform) -> World:
+    """A tenant, its admin, one approved department with a clerk, a reviewer and its admin."""
     from issuance import bootstrap
     from issuance.context import Actor
 
