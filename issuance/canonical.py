@@ -30,6 +30,13 @@ def _text(v: Any) -> str:
     return str(v)
 
 
+def basic_of(cert: Any, holder_code: str) -> dict[str, Any]:
+    """The basic items of a stored certificate (its holder code decrypted by the caller)."""
+    basic = {k: getattr(cert, k) for k in BASIC_ITEMS if k != "holder_code"}
+    basic["holder_code"] = holder_code
+    return basic
+
+
 def canonical_bytes(basic: Mapping[str, Any], values: Mapping[str, Any]) -> bytes:
     """``basic``: the items of BASIC_ITEMS (missing ones count as ""); ``values``: field code -> text."""
     doc = {"v": VERSION, "basic": {k: _text(basic.get(k)) for k in BASIC_ITEMS},

@@ -17,6 +17,7 @@ from stdnum.cn import uscc
 
 from . import accounts, cert_types, certificates, departments
 from .certificates import Entry
+from .errors import NotFound
 from .models import Certificate, CertificateType, Department, User
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "business_licence_type.json"
@@ -42,7 +43,9 @@ def _password() -> str:
 
 
 def _actor(platform, uow, username: str):
-    user = uow.session.execute(select(User).where(User.username == username)).scalar_one()
+    user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username} (give the platform admin's name with --admin)")
     return accounts.actor_for(uow, user, platform.policy, "127.0.0.1")
 
 
@@ -93,7 +96,7 @@ def _ensure_type(platform, head, admin) -> int:
 
 def run_demo(platform, count: int, admin_name: str = "admin") -> DemoReport:
     from .pipeline import issue
-    from .pipeline.documents import file_path
+    from .pipeline.documents import documents_dir, file_path
 
     head, clerk, reviewer, admin = _ensure_staff(platform, admin_name)
     type_id = _ensure_type(platform, head, admin)
@@ -116,6 +119,6 @@ def run_demo(platform, count: int, admin_name: str = "admin") -> DemoReport:
         uow.commit()
     report = issue(platform, ids)
     out = DemoReport(identifiers=list(report.effective), failed={k: f"{s.value}: {e}" for k, (s, e) in report.failed.items()})
-    folder = platform.settings.data_dir / "files" / "certificates"
+    folder = documents_dir(platform.settings.data_dir)
     out.files = [p for p in (file_path(folder, i) for i in out.identifiers) if p.exists()]
     return out

@@ -107,8 +107,7 @@ def ledger_status_of(cert: Certificate) -> LedgerStatus | None:
 
 def canonical_data(uow: UnitOfWork, cert: Certificate) -> bytes:
     """The canonical bytes of a stored certificate (what its ledger digest is computed from)."""
-    basic = {k: getattr(cert, k) for k in canonical.BASIC_ITEMS if k != "holder_code"}
-    basic["holder_code"] = certificates.holder_code_of(uow, cert)
+    basic = canonical.basic_of(cert, certificates.holder_code_of(uow, cert))
     return canonical.canonical_bytes(basic, certificates.values_of(uow, cert))
 
 

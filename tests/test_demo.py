@@ -31,3 +31,10 @@ def test_demo_issues_certificates_that_verify(tmp_path, mode):
     assert r.returncode == 0 and r.stdout.strip().splitlines()[-1].startswith("2 certificate(s)"), r.stderr
     r = _run("--data-dir", str(d), "verify", idents[0])
     assert r.returncode == 0 and "VALID 有效" in r.stdout and "[FAIL]" not in r.stdout, r.stdout
+
+
+def test_demo_names_a_missing_admin_in_one_line(tmp_path):
+    d = tmp_path / "data"
+    assert _run("init", "--local", str(d)).returncode == 0
+    r = _run("--data-dir", str(d), "demo", "--count", "1", "--admin", "nobody")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == ["error: no user nobody (give the platform admin's name with --admin)"]

@@ -34,7 +34,7 @@ def verify(state, target: str, today) -> None:
     from issuance import canonical, lifecycle
     from issuance.errors import NotFound
     from issuance.models import Certificate, OutboxItem
-    from issuance.pipeline.documents import file_path
+    from issuance.pipeline.documents import documents_dir, file_path
     from issuance.verification import Check, verify_data, verify_ofd_file
 
     platform = state.platform
@@ -55,7 +55,7 @@ def verify(state, target: str, today) -> None:
         basic, values = canonical.parse(data)
         proof = [bytes.fromhex(p) for p in stored_proof] if stored_proof is not None else None
         extra = []
-        stored = file_path(platform.settings.data_dir / "files" / "certificates", target)
+        stored = file_path(documents_dir(platform.settings.data_dir), target)
         if stored.exists():
             doc = verify_ofd_file(platform.ledger, stored.read_bytes(), roots, today=day)
             bad = [c for c in doc.checks if not c.ok]

@@ -86,6 +86,11 @@ class DocumentResult:
         return bool(self.outcomes) and all(o.ok for o in self.outcomes)
 
 
+def documents_dir(data_dir: Path | str) -> Path:
+    """Where a deployment keeps its sealed OFD files (DATA/files/certificates)."""
+    return Path(data_dir) / "files" / "certificates"
+
+
 def file_path(out_dir: Path | str, identifier: str) -> Path:
     """Where the sealed OFD of ``identifier`` is kept; refuses names that could leave the folder."""
     if not identifier or "/" in identifier or "\\" in identifier or identifier.startswith("."):

@@ -93,7 +93,7 @@ class PipelineEnv:
 
     @property
     def certificates_dir(self) -> Path:
-        return self.files_dir / "certificates"
+        return docs.documents_dir(self.files_dir.parent)
 
 
 @dataclass
@@ -271,9 +271,7 @@ class _Run:
             ident = c.identifier
             values = json.loads(cipher.decrypt(c.data_enc, f"data:{ident}"))
             holder_code = cipher.decrypt(c.holder_code_enc, f"holder:{ident}").decode()
-            basic = {k: getattr(c, k) for k in canonical.BASIC_ITEMS if k != "holder_code"}
-            basic["holder_code"] = holder_code
-            data = canonical.canonical_bytes(basic, values)
+            data = canonical.canonical_bytes(canonical.basic_of(c, holder_code), values)
         except Exception as exc:  # noqa: BLE001 - undecryptable or malformed data stops the certificate here
             if item.status(Step.ENCRYPT) is not SS.DONE:
                 self._fail(writes, item, Step.ENCRYPT, start, f"the certificate data cannot be read: {exc}")
