@@ -24,6 +24,14 @@ from ledger.local import LocalLedger
 from ledger.local.check import check_log
 
 
+
+def _per_second(read, ids) -> float:
+    """Calls of ``read`` per second over ``ids``."""
+    t = time.perf_counter()
+    for c in ids:
+        read(c)
+    return len(ids) / (time.perf_counter() - t)
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -74,33 +82,17 @@ def run(path: Path, events: int, batch: int) -> None:
 
         reads = 200_000
         sample = [rng.choice(ids) for _ in range(reads)]
-        t = time.perf_counter()
-        for c in sample:
-            s.status(c)
-        dt = time.perf_counter() - t
-        print(f"status reads at {events:,} events, right after the writes: {reads / dt:,.0f} reads/s")
+        print(f"status reads at {events:,} events, right after the writes: {_per_second(s.status, sample):,.0f} reads/s")
         # LevelDB is still compacting what was just written; a store in service has settled
         t = time.perf_counter()
         s.db.compact_range()
         print(f"(full compaction: {time.perf_counter() - t:.1f} s)")
-        t = time.perf_counter()
-        for c in sample:
-            s.status(c)
-        dt = time.perf_counter() - t
-        print(f"status reads, compacted store: {reads / dt:,.0f} reads/s")
+        print(f"status reads, compacted store: {_per_second(s.status, sample):,.0f} reads/s")
 
         hist = 20_000
-        t = time.perf_counter()
-        for c in sample[:hist]:
-            s.history(c)
-        dt = time.perf_counter() - t
-        print(f"history reads, random certificates: {hist / dt:,.0f} reads/s")
+        print(f"history reads, random certificates: {_per_second(s.history, sample[:hist]):,.0f} reads/s")
         with_events = [rng.choice(targets[:single]) for _ in range(hist)]  # ISSUE + 2 reviews each
-        t = time.perf_counter()
-        for c in with_events:
-            s.history(c)
-        dt = time.perf_counter() - t
-        print(f"history reads, certificates with 3 events: {hist / dt:,.0f} reads/s")
+        print(f"history reads, certificates with 3 events: {_per_second(s.history, with_events):,.0f} reads/s")
 
         t = time.perf_counter()
         report = check_log(s)

@@ -101,7 +101,7 @@ def build_template() -> bytes:
 def _check_package(data: bytes, max_bytes: int) -> None:
     """Refuse what is not a small, sane .xlsx with a worksheet before any XML is parsed."""
     names = xlsx.check_package(data, max_bytes=max_bytes, max_entries=MAX_ENTRIES,
-                               max_uncompressed=MAX_UNCOMPRESSED, workbook_checks=False)
+                               max_uncompressed=MAX_UNCOMPRESSED)
     if not any(name.startswith("xl/worksheets/") for name in names):
         raise xlsx.refuse("not an Excel .xlsx file (no worksheet)")
 

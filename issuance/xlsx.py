@@ -6,7 +6,7 @@ and error workbook serve both. Each import keeps its own limits and passes them 
 
 The package check looks at the file's size, its number of parts, the size the parts declare once
 inflated (``zipfile`` never inflates an entry past its declared size, so this bounds the work of a
-zip bomb) and the part names. With ``workbook_checks`` it also refuses encrypted parts, macros and
+zip bomb) and the part names. It also refuses encrypted parts, macros and
 any workbook whose content type is not a plain .xlsx (so .xlsm and .xltx files are refused rather
 than silently read); the content types are parsed through defusedxml, so XML entity tricks are
 refused as well. Whatever is wrong with the file comes back as a ``ValidationError`` with the key
@@ -44,12 +44,10 @@ def too_many_rows(max_rows: int) -> ValidationError:
     return refuse(f"more than {max_rows} rows; split the file and import the parts one by one")
 
 
-def check_package(data: bytes, *, max_bytes: int, max_entries: int, max_uncompressed: int,
-                  workbook_checks: bool = True) -> set[str]:
+def check_package(data: bytes, *, max_bytes: int, max_entries: int, max_uncompressed: int) -> set[str]:
     """Refuse what is not a small, sane .xlsx before any of its XML is parsed; the names of its parts.
 
-    ``workbook_checks`` adds the refusal of encrypted parts and macros, and requires a workbook
-    part whose content type is that of a plain .xlsx.
+    Encrypted parts and macros are refused, and the workbook part must have a plain .xlsx's content type.
     """
     if not data:
         raise refuse("the file is empty")
@@ -73,28 +71,26 @@ def check_package(data: bytes, *, max_bytes: int, max_entries: int, max_uncompre
                 name = i.filename
                 if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name:
                     raise refuse(f"not an Excel .xlsx file (unsafe part name {name!r})")
-                if workbook_checks and i.flag_bits & 0x1:
+                if i.flag_bits & 0x1:
                     raise refuse("not an Excel .xlsx file (encrypted parts)")
-                if workbook_checks and name.lower().endswith("vbaproject.bin"):
+                if name.lower().endswith("vbaproject.bin"):
                     raise refuse(MACROS_REFUSED)
                 names.add(name)
-            if workbook_checks:
-                if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-                    raise refuse("not an Excel .xlsx file (no workbook)")
-                ct_info = zf.getinfo("[Content_Types].xml")
-                if ct_info.file_size > MAX_CONTENT_TYPES:
-                    raise refuse("not an Excel .xlsx file (damaged content types)")
-                content_types = zf.read(ct_info)
+            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+                raise refuse("not an Excel .xlsx file (no workbook)")
+            ct_info = zf.getinfo("[Content_Types].xml")
+            if ct_info.file_size > MAX_CONTENT_TYPES:
+                raise refuse("not an Excel .xlsx file (damaged content types)")
+            content_types = zf.read(ct_info)
     except ValidationError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, NotImplementedError, RuntimeError):
         raise refuse("not an Excel .xlsx file (the file is damaged)") from None
-    if workbook_checks:
-        main_type = _workbook_content_type(content_types)
-        if main_type == XLSM_MAIN:
-            raise refuse(MACROS_REFUSED)
-        if main_type != XLSX_MAIN:
-            raise refuse("not an Excel .xlsx workbook (templates, .xlsb and other kinds are not accepted)")
+    main_type = _workbook_content_type(content_types)
+    if main_type == XLSM_MAIN:
+        raise refuse(MACROS_REFUSED)
+    if main_type != XLSX_MAIN:
+        raise refuse("not an Excel .xlsx workbook (templates, .xlsb and other kinds are not accepted)")
     return names
 
 

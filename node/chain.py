@@ -19,7 +19,7 @@ from eth.consensus.clique.constants import NONCE_AUTH, NONCE_DROP
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth_keys.datatypes import PrivateKey
-from eth_utils import ValidationError, encode_hex
+from eth_utils import ValidationError
 
 from .consensus import block_signer, make_consensus
 from .db import LevelDB

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -216,7 +215,7 @@ class Node:
                     block, _ = self.chain.seal(self.key, txs, timestamp, vote)
                     break
                 except ValidationError as exc:
-                    bad = self._first_invalid(txs)
+                    bad = self.chain.first_invalid(txs)
                     if bad is None:
                         raise
                     log.warning("dropping transaction %s: %s", encode_hex(txs[bad].hash), exc)
@@ -235,9 +234,6 @@ class Node:
         for cb in self.on_new_block:
             cb(block)
         return Sealed(block, dropped)
-
-    def _first_invalid(self, txs: list[SignedTransactionAPI]) -> int | None:
-        return self.chain.first_invalid(txs)
 
     def import_block(self, block: BlockAPI) -> bool:
         """Validate and store a block from a peer; False if it was already known."""

@@ -132,7 +132,6 @@ def world(platform) -> World:
 def make_world(platform) -> World:
     """A tenant, its admin, one approved department with a clerk, a reviewer and its admin."""
     from issuance import bootstrap
-    from issuance.context import Actor
 
     w = World(platform)
     with platform.uow() as uow:

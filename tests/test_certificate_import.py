@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from issuance import cert_types, certificates, matters
 from issuance.certificate_import import (HELP_SHEET, MAX_ROWS, SHEET, CertificateImportError, error_report,
                                          import_certificates, template_for)
-from issuance.errors import Conflict, PermissionDenied, ValidationError
+from issuance.errors import PermissionDenied, ValidationError
 from issuance.models import AuditEntry, Certificate, CertificateStatus, Matter
 from tests.helpers import valid_uscc
 

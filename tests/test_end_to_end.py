@@ -6,8 +6,6 @@ import os
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import update
-
 from certledger.config import load_settings
 from certledger.datadir import init_data_dir
 from certledger.runtime import Platform

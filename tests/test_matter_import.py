@@ -130,7 +130,23 @@ def test_a_zip_that_is_not_a_workbook(world):
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("xl/worksheets/sheet1.xml", b"<not-xml")
         zf.writestr("[Content_Types].xml", b"<Types/>")
-    assert "cannot be read" in refused(world, world.clerk, buf.getvalue()).errors["file"]
+    # refused before openpyxl parses anything: no workbook part, no plain .xlsx content type
+    assert "not an Excel .xlsx file (no workbook)" in refused(world, world.clerk, buf.getvalue()).errors["file"]
+
+
+def test_a_workbook_with_macros_is_refused(world):
+    from openpyxl import Workbook
+
+    out = BytesIO()
+    Workbook().save(out)
+    with zipfile.ZipFile(BytesIO(out.getvalue())) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    parts["xl/vbaProject.bin"] = b"\0" * 64
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, body in parts.items():
+            zf.writestr(name, body)
+    assert "macro" in refused(world, world.clerk, buf.getvalue()).errors["file"].lower()
 
 
 def test_zip_bomb_is_refused_before_parsing(world):

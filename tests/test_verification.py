@@ -15,7 +15,6 @@ from certledger.runtime import Platform
 from issuance import canonical
 from issuance.verification import verify_data, verify_many, verify_ofd_file
 from ledger import AnchorItem, EventKind as K, LifecycleEvent as Ev
-from ledger.merkle import build
 
 TODAY = date(2026, 6, 1)
 

@@ -9,7 +9,7 @@ between sending and recording therefore never anchors twice.
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
