@@ -70,6 +70,13 @@ class OFDMeta:
 def write_ofd(design: SurfaceDesign, values: Mapping[str, str], meta: OFDMeta,
               images: ImageResolver | None = None, qr_png: bytes | None = None) -> bytes:
     """The OFD package bytes of one certificate face."""
+    return zip_package(write_ofd_files(design, values, meta, images, qr_png))
+
+
+def write_ofd_files(design: SurfaceDesign, values: Mapping[str, str], meta: OFDMeta,
+                    images: ImageResolver | None = None, qr_png: bytes | None = None) -> dict[str, bytes]:
+    """The files of one certificate face, by package path: for a caller that adds to them (seals)
+    before zipping once, instead of zipping, unzipping and checking its own output."""
     ids = _Ids()
     files: dict[str, bytes] = {}
     fonts = {}
@@ -149,14 +156,19 @@ def write_ofd(design: SurfaceDesign, values: Mapping[str, str], meta: OFDMeta,
             _el(cds, "CustomData", {"Name": k}, v)
     _el(body, "DocRoot", text="Doc_0/Document.xml")
     files["OFD.xml"] = _xml(ofd)
-    return zip_package(files)
+    return files
+
+
+STORED_SUFFIXES = (".png", ".jpg", ".jpeg")  # compressed already: deflating them again gains nothing
 
 
 def zip_package(files: Mapping[str, bytes]) -> bytes:
+    """The package as a zip, OFD.xml first; XML deflated, images and signature values stored."""
     out = BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name in sorted(files, key=lambda n: (n != "OFD.xml", n)):
-            zf.writestr(name, files[name])
+            stored = name.lower().endswith(STORED_SUFFIXES)
+            zf.writestr(name, files[name], zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 

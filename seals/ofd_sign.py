@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Mapping, Sequence
 from xml.etree import ElementTree as ET
+
+from asn1crypto.core import Any
 
 from certledger.crypto import oids
 from certledger.crypto import x509 as X
@@ -22,8 +25,8 @@ from certledger.crypto.sm import sm3
 from ofd.package import NS, Q, Package, UnsafePackage
 from ofd.writer import zip_package
 
-from .asn1 import SESSignature, TBSSign, to_be_signed
-from .seal import check_seal, describe, load_seal, SealError
+from .asn1 import SESeal, SESSignature, SESSignatureWriter, TBSSignWriter, to_be_signed
+from .seal import SealError, SealInfo, check_seal, describe, load_seal
 
 ET.register_namespace("ofd", NS)
 SIGNATURES = "Doc_0/Signs/Signatures.xml"
@@ -62,13 +65,27 @@ def _signature_files(pkg_files: Mapping[str, bytes]) -> tuple[ET.Element, int]:
     return root, 0
 
 
+@lru_cache(maxsize=64)
+def _seal(seal_der: bytes) -> tuple[SESeal, SealInfo]:
+    """A seal parsed and described once, not once per document sealed with it or checked.
+
+    Callers only read the parsed structure; any error is raised again on each call (not cached).
+    """
+    seal = load_seal(seal_der)
+    return seal, describe(seal)
+
+
+def _allowed_signers(seal_der: bytes) -> tuple[bytes, ...]:
+    """The certificates a seal allows to sign with it."""
+    return _seal(seal_der)[1].signer_certs
+
+
 def sign_files(files: dict[str, bytes], seal_der: bytes, signer: Signer, signer_cert: bytes,
                placement: Placement = Placement(), at: datetime | None = None) -> dict[str, bytes]:
     """Seal the package given as its files; returns the files of the sealed package."""
     if signer.algorithm != SM2_SM3:
         raise SealError("OFD seals are signed with SM2")
-    seal = load_seal(seal_der)
-    if signer_cert not in describe(seal).signer_certs:
+    if signer_cert not in _allowed_signers(seal_der):
         raise SealError("the signer's certificate is not among those the seal allows")
     at = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     files = dict(files)
@@ -108,11 +125,12 @@ def sign_files(files: dict[str, bytes], seal_der: bytes, signer: Signer, signer_
     ET.SubElement(sig, _ofd("SignedValue")).text = f"/{folder}/SignedValue.dat"
     signature_xml = _xml(sig)
 
-    tbs = TBSSign({"version": 4, "eseal": seal, "timeInfo": at, "dataHash": sm3(signature_xml),
-                   "propertyInfo": f"/{folder}/Signature.xml"})
-    signature = signer.sign(to_be_signed(tbs, signer_cert, oids.SM2_WITH_SM3))
-    ses = SESSignature({"toSign": tbs, "cert": signer_cert, "signatureAlgID": oids.SM2_WITH_SM3,
-                        "signature": signature})
+    # encoded once, the seal as its own bytes: it is the bulk (picture, certificates)
+    tbs_der = TBSSignWriter({"version": 4, "eseal": Any.load(seal_der), "timeInfo": at,
+                             "dataHash": sm3(signature_xml), "propertyInfo": f"/{folder}/Signature.xml"}).dump()
+    signature = signer.sign(to_be_signed(tbs_der, signer_cert, oids.SM2_WITH_SM3))
+    ses = SESSignatureWriter({"toSign": Any.load(tbs_der), "cert": signer_cert, "signatureAlgID": oids.SM2_WITH_SM3,
+                              "signature": signature})
 
     ET.SubElement(sigs_root, _ofd("Signature"), {"ID": str(sign_id), "Type": "Seal",
                                                  "BaseLoc": f"Sign_{sign_id - 1}/Signature.xml"})
@@ -182,7 +200,7 @@ def _verify_one(pkg: Package, sign_id: str, path: str, roots, crls, at, covered:
     try:
         ses = SESSignature.load(pkg.files[value_path], strict=True)
         tbs = ses["toSign"]
-        seal = load_seal(tbs["eseal"].dump())
+        seal, info = _seal(tbs["eseal"].dump())
         signer_der = ses["cert"].native
         signer = X.load(signer_der)
     except (KeyError, ValueError, TypeError, SealError, X.CertificateError) as exc:
@@ -198,7 +216,7 @@ def _verify_one(pkg: Package, sign_id: str, path: str, roots, crls, at, covered:
     chain = X.check_chain(signer, [], roots, signed_at, crls)
     checks.append(X.Check("signer certificate", all(c.ok for c in chain),
                           "; ".join(f"{c.name}: {c.detail}" for c in chain if not c.ok) or "trusted at signing time"))
-    checks.append(X.Check("signer allowed by the seal", signer_der in describe(seal).signer_certs))
+    checks.append(X.Check("signer allowed by the seal", signer_der in info.signer_certs))
     for c in check_seal(seal, roots, signed_at, crls):
         checks.append(c)
     return SignatureReport(sign_id, tuple(checks))

@@ -105,3 +105,17 @@ def test_gmssl_handles_a_public_key_whose_x_starts_with_hex_04():
     assert k.public_key().verify(MSG, sig, impl="gmssl")
     assert k.public_key().verify(MSG, sig, impl="gmalglib")
     assert k.public_key().verify(MSG, k.sign(MSG, impl="gmalglib"), impl="gmssl")
+
+
+def test_remembered_valid_signatures_never_vouch_for_another_signature_or_message():
+    from certledger.crypto.signers import SM2_SM3, SoftSM2Signer, verify
+
+    signer = SoftSM2Signer(SM2PrivateKey.generate())
+    pub, msg = signer.public_key_der(), b"certificate data"
+    good = signer.sign(msg)
+    assert verify(SM2_SM3, pub, msg, good) and verify(SM2_SM3, pub, msg, good)  # second answer from memory
+    other = signer.sign(b"other data")
+    assert not verify(SM2_SM3, pub, msg, other)
+    assert not verify(SM2_SM3, pub, b"certificate datA", good)
+    assert not verify(SM2_SM3, SoftSM2Signer(SM2PrivateKey.generate()).public_key_der(), msg, good)
+    assert not verify(SM2_SM3, pub, msg, good, uid=b"another uid")
