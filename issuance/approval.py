@@ -8,7 +8,7 @@ Every decision is kept in ``approval_records`` so the full history of an item ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,38 +63,66 @@ def _state(item) -> str:
     return item.status.value if hasattr(item.status, "value") else str(item.status)
 
 
-def _log(session: Session, actor: Actor, wf: Workflow, item, step: str, action: str,
-         before: str, reason: str = "") -> ApprovalRecord:
-    rec = ApprovalRecord(subject_kind=wf.kind, subject_id=item.id, step=step, action=action,
-                         from_state=before, to_state=_state(item), reason=reason, actor_id=actor.user_id)
-    session.add(rec)
-    audit.record(session, actor, f"{wf.kind}.{action}", wf.kind, item.id, step=step,
-                 from_state=before, to_state=_state(item), reason=reason)
-    return rec
+def _log(session: Session, actor: Actor, wf: Workflow, changes: Sequence[tuple[object, str, str]], step: str,
+         action: str, reason: str = "") -> list[ApprovalRecord]:
+    """Approval records and audit entries of ``changes`` (item, state before, state after)."""
+    recs = [ApprovalRecord(subject_kind=wf.kind, subject_id=item.id, step=step, action=action,
+                           from_state=before, to_state=after, reason=reason, actor_id=actor.user_id)
+            for item, before, after in changes]
+    session.add_all(recs)
+    audit.record_many(session, actor, [(f"{wf.kind}.{action}", wf.kind, item.id,
+                                        {"step": step, "from_state": before, "to_state": after, "reason": reason})
+                                       for item, before, after in changes])
+    return recs
 
 
 def submit(session: Session, actor: Actor, wf: Workflow, item) -> ApprovalRecord:
     """Send an item to the first review step of its workflow."""
-    before = _state(item)
-    states.advance(wf.kind, item, wf.submit_to)
+    return submit_many(session, actor, wf, [item])[0]
+
+
+def submit_many(session: Session, actor: Actor, wf: Workflow, items: Sequence) -> list[ApprovalRecord]:
+    """Send items to the first review step; all of them or, on the first refusal, none."""
+    changes = []
+    for item in items:
+        before = _state(item)
+        states.advance(wf.kind, item, wf.submit_to)
+        changes.append((item, before, _state(item)))
     session.flush()
-    return _log(session, actor, wf, item, wf.steps[0].name, "submit", before)
+    return _log(session, actor, wf, changes, wf.steps[0].name, "submit")
 
 
 def decide(session: Session, actor: Actor, wf: Workflow, item, approve: bool, reason: str = "") -> ApprovalRecord:
     """Approve, or reject with a reason back to the previous step."""
-    before = _state(item)
-    step = wf.step_pending_in(before)
-    if step is None:
-        ident = getattr(item, "identifier", None) or item.id
-        raise IllegalTransition(wf.kind, ident, before, "approved" if approve else "rejected",
-                                "it is not waiting for a review")
-    step.decider(actor, item)
+    return decide_many(session, actor, wf, [item], approve, reason)[0]
+
+
+def decide_many(session: Session, actor: Actor, wf: Workflow, items: Sequence, approve: bool,
+                reason: str = "") -> list[ApprovalRecord]:
+    """One decision on items waiting in the same step; every item is checked before any moves.
+
+    A reviewer approving a batch decides each item as if one by one (same checks, same records),
+    but the session is flushed once, which is what makes a batch of thousands take seconds.
+    """
+    befores = [_state(item) for item in items]
+    steps = {wf.step_pending_in(b) for b in befores}
+    for item, before in zip(items, befores):
+        step = wf.step_pending_in(before)
+        if step is None:
+            ident = getattr(item, "identifier", None) or item.id
+            raise IllegalTransition(wf.kind, ident, before, "approved" if approve else "rejected",
+                                    "it is not waiting for a review")
+        step.decider(actor, item)
     if not approve and not reason.strip():
         raise ValidationError({"reason": "a rejection needs a reason"})
-    states.advance(wf.kind, item, step.approved if approve else step.rejected)
+    if len(steps) > 1:
+        raise ValidationError({"items": "the items wait in different review steps; decide each step on its own"})
+    [step] = steps or {wf.steps[0]}
+    for item in items:
+        states.advance(wf.kind, item, step.approved if approve else step.rejected)
     session.flush()
-    return _log(session, actor, wf, item, step.name, "approve" if approve else "reject", before, reason.strip())
+    return _log(session, actor, wf, [(item, b, _state(item)) for item, b in zip(items, befores)], step.name,
+                "approve" if approve else "reject", reason.strip())
 
 
 def history(session: Session, kind: str, subject_id: int) -> list[ApprovalRecord]:

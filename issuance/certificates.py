@@ -323,31 +323,61 @@ def delete(uow: UnitOfWork, actor: Actor, cert_id: int) -> None:
     uow.session.delete(c)
 
 
+ENTRY_REVIEW, ISSUANCE_REVIEW = "entry_review", "issuance_review"
+_REVIEW_WAITS_IN = {ENTRY_REVIEW: (S.SUBMITTED, "approved", "draft", "it is not waiting for entry review"),
+                    ISSUANCE_REVIEW: (S.APPROVED, "issuing", "submitted", "it is not waiting for issuance review")}
+
+
+def get_many(uow: UnitOfWork, actor: Actor, cert_ids: Sequence[int]) -> list[Certificate]:
+    """``get`` for many ids in one query, in the order given; NotFound names the first missing one."""
+    ids = list(dict.fromkeys(cert_ids))
+    found = {c.id: c for c in uow.session.execute(select(Certificate).where(Certificate.id.in_(ids))).scalars()}
+    for i in ids:
+        c = found.get(i)
+        if c is None or c.tenant_id != actor.tenant_id or not actor.can_see_department(c.department_id):
+            raise NotFound(f"certificate {i} not found")
+    return [found[i] for i in ids]
+
+
 def submit(uow: UnitOfWork, actor: Actor, cert_id: int) -> Certificate:
+    return submit_many(uow, actor, [cert_id])[0]
+
+
+def submit_many(uow: UnitOfWork, actor: Actor, cert_ids: Sequence[int]) -> list[Certificate]:
+    """Send drafts to entry review (提交审核)."""
     actor.require(RoleCode.CLERK, RoleCode.DEPT_ADMIN)
-    c = get(uow, actor, cert_id)
-    approval.submit(uow.session, actor, approval.CERTIFICATE, c)
-    return c
+    certs = get_many(uow, actor, cert_ids)
+    approval.submit_many(uow.session, actor, approval.CERTIFICATE, certs)
+    return certs
 
 
 def review_entry(uow: UnitOfWork, actor: Actor, cert_id: int, approve: bool, reason: str = "") -> Certificate:
     """Entry review: approve for issuance, or reject back to the clerk with a reason."""
-    c = get(uow, actor, cert_id)
-    if c.status is not S.SUBMITTED:
-        raise IllegalTransition("certificate", c.identifier, c.status.value, "approved" if approve else "draft",
-                                "it is not waiting for entry review")
-    approval.decide(uow.session, actor, approval.CERTIFICATE, c, approve, reason)
-    return c
+    return review_many(uow, actor, [cert_id], ENTRY_REVIEW, approve, reason)[0]
 
 
 def review_issuance(uow: UnitOfWork, actor: Actor, cert_id: int, approve: bool, reason: str = "") -> Certificate:
     """Issuance review: start issuance (发起签发), or reject (驳回) back to entry review."""
-    c = get(uow, actor, cert_id)
-    if c.status is not S.APPROVED:
-        raise IllegalTransition("certificate", c.identifier, c.status.value, "issuing" if approve else "submitted",
-                                "it is not waiting for issuance review")
-    approval.decide(uow.session, actor, approval.CERTIFICATE, c, approve, reason)
-    return c
+    return review_many(uow, actor, [cert_id], ISSUANCE_REVIEW, approve, reason)[0]
+
+
+def review_many(uow: UnitOfWork, actor: Actor, cert_ids: Sequence[int], stage: str, approve: bool,
+                reason: str = "") -> list[Certificate]:
+    """One decision of ``stage`` (ENTRY_REVIEW or ISSUANCE_REVIEW) on many certificates (批量审核).
+
+    Every certificate must wait in that stage, or nothing is decided: a batch approved from a
+    list the reviewer saw must not silently include one that moved on in the meantime.
+    """
+    if stage not in _REVIEW_WAITS_IN:
+        raise ValidationError({"stage": f"unknown review stage {stage!r}"})
+    waits_in, approved_to, rejected_to, why = _REVIEW_WAITS_IN[stage]
+    certs = get_many(uow, actor, cert_ids)
+    for c in certs:
+        if c.status is not waits_in:
+            raise IllegalTransition("certificate", c.identifier, c.status.value, approved_to if approve else rejected_to,
+                                    why)
+    approval.decide_many(uow.session, actor, approval.CERTIFICATE, certs, approve, reason)
+    return certs
 
 
 def change_status(uow: UnitOfWork, actor: Actor, cert: Certificate, target: S, reason: str, action: str) -> Certificate:

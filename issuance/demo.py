@@ -17,6 +17,7 @@ from stdnum.cn import uscc
 
 from . import accounts, cert_types, certificates, departments
 from .certificates import Entry
+from .context import Actor
 from .errors import NotFound
 from .models import Certificate, CertificateType, Department, User
 
@@ -94,29 +95,55 @@ def _ensure_type(platform, head, admin) -> int:
     return t.id
 
 
+@dataclass(frozen=True)
+class DemoSetup:
+    """The demo department's staff (as actors) and its business-licence type."""
+
+    head: Actor
+    clerk: Actor
+    reviewer: Actor
+    admin: Actor
+    type_id: int
+
+
+def prepare(platform, admin_name: str = "admin") -> DemoSetup:
+    """The demo department, staff and type, made on the first call and found on later ones."""
+    head, clerk, reviewer, admin = _ensure_staff(platform, admin_name)
+    return DemoSetup(head, clerk, reviewer, admin, _ensure_type(platform, head, admin))
+
+
+def sample_entries(start: int, count: int) -> list[Entry]:
+    """``count`` business licences numbered from ``start``, each with its own valid USCC."""
+    entries = []
+    for i in range(start, start + count):
+        code = _uscc("9123010", 7_000_000 + i)
+        entries.append(Entry({"holder": f"演示科技有限公司{i}", "holder_code": code, "number": code,
+                              "issue_date": "2026-01-05", "valid_from": "2026-01-05", "valid_to": "2046-01-04"},
+                             {"ENTNAME": f"演示科技有限公司{i}", "dom": "哈尔滨市南岗区演示路1号", "name": "张三",
+                              "REPORTTYPE": "有限责任公司", "opscope": "软件开发", "estdate": "2019-02-03"}))
+    return entries
+
+
+def enter_and_approve(platform, setup: DemoSetup, count: int) -> list[int]:
+    """Enter ``count`` new certificates and take them through both reviews: ids waiting to issue."""
+    with platform.uow() as uow:
+        start = uow.session.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.type_id == setup.type_id))
+        ids = [c.id for c in certificates.enter_many(uow, setup.clerk, setup.type_id, sample_entries(start + 1, count))]
+        uow.commit()
+    with platform.uow() as uow:
+        certificates.submit_many(uow, setup.clerk, ids)
+        certificates.review_many(uow, setup.reviewer, ids, certificates.ENTRY_REVIEW, True)
+        certificates.review_many(uow, setup.reviewer, ids, certificates.ISSUANCE_REVIEW, True)
+        uow.commit()
+    return ids
+
+
 def run_demo(platform, count: int, admin_name: str = "admin") -> DemoReport:
     from .pipeline import issue
     from .pipeline.documents import documents_dir, file_path
 
-    head, clerk, reviewer, admin = _ensure_staff(platform, admin_name)
-    type_id = _ensure_type(platform, head, admin)
-    with platform.uow() as uow:
-        start = uow.session.scalar(select(func.count()).select_from(Certificate).where(Certificate.type_id == type_id))
-        entries = []
-        for i in range(start + 1, start + count + 1):
-            code = _uscc("9123010", 7_000_000 + i)
-            entries.append(Entry({"holder": f"演示科技有限公司{i}", "holder_code": code, "number": code,
-                                  "issue_date": "2026-01-05", "valid_from": "2026-01-05", "valid_to": "2046-01-04"},
-                                 {"ENTNAME": f"演示科技有限公司{i}", "dom": "哈尔滨市南岗区演示路1号", "name": "张三",
-                                  "REPORTTYPE": "有限责任公司", "opscope": "软件开发", "estdate": "2019-02-03"}))
-        ids = [c.id for c in certificates.enter_many(uow, clerk, type_id, entries)]
-        uow.commit()
-    with platform.uow() as uow:
-        for cid in ids:
-            certificates.submit(uow, clerk, cid)
-            certificates.review_entry(uow, reviewer, cid, True)
-            certificates.review_issuance(uow, reviewer, cid, True)
-        uow.commit()
+    ids = enter_and_approve(platform, prepare(platform, admin_name), count)
     report = issue(platform, ids)
     out = DemoReport(identifiers=list(report.effective), failed={k: f"{s.value}: {e}" for k, (s, e) in report.failed.items()})
     folder = documents_dir(platform.settings.data_dir)

@@ -161,6 +161,60 @@ def test_clerk_cannot_review_and_reviewer_of_other_department_cannot_either(worl
             certificates.review_entry(uow, other_reviewer, c.id, True)
 
 
+def test_batch_review_decides_all_or_none_with_one_record_each(world):
+    from issuance import audit
+    from issuance.models import AuditEntry
+
+    t = approved_licence_type(world)
+    ids = [enter(world, t, seed).id for seed in range(1, 6)]
+    with world.uow() as uow:
+        certificates.submit_many(uow, world.clerk, ids)
+        certificates.review_many(uow, world.reviewer, ids[:2], certificates.ENTRY_REVIEW, True)
+        uow.commit()
+    # a batch with one certificate in another step is refused whole: nothing moves
+    with world.uow() as uow:
+        with pytest.raises(IllegalTransition, match="not waiting for entry review"):
+            certificates.review_many(uow, world.reviewer, ids, certificates.ENTRY_REVIEW, True)
+    with world.uow() as uow:
+        assert [uow.session.get(Certificate, i).status for i in ids] == [S.APPROVED] * 2 + [S.SUBMITTED] * 3
+        with pytest.raises(ValidationError, match="reason"):
+            certificates.review_many(uow, world.reviewer, ids[2:], certificates.ENTRY_REVIEW, False, " ")
+        with pytest.raises(ValidationError, match="stage"):
+            certificates.review_many(uow, world.reviewer, ids[2:], "final_review", True)
+        certificates.review_many(uow, world.reviewer, ids[2:], certificates.ENTRY_REVIEW, False, "材料不全")
+        certificates.review_many(uow, world.reviewer, ids[:2], certificates.ISSUANCE_REVIEW, True)
+        uow.commit()
+    with world.uow() as uow:
+        assert [uow.session.get(Certificate, i).status for i in ids] == [S.ISSUING] * 2 + [S.DRAFT] * 3
+        for i in ids[2:]:
+            last = approval.history(uow.session, "certificate", i)[-1]
+            assert (last.action, last.reason, last.from_state, last.to_state) == ("reject", "材料不全", "submitted", "draft")
+        assert audit.verify_chain(uow.session).ok
+        rejects = uow.session.scalars(select(AuditEntry.subject_id).where(AuditEntry.action == "certificate.reject")).all()
+        assert sorted(rejects) == sorted(ids[2:])
+
+
+def test_batch_review_keeps_department_isolation_and_roles(world):
+    t = approved_licence_type(world)
+    ids = [enter(world, t, seed).id for seed in (1, 2)]
+    other_dept, _ = world.add_department("大庆市市场监督管理局", "11230600MB0000002X", "230600")
+    other_reviewer = world.add_user("reviewer2", "reviewer", other_dept.id)
+    with world.uow() as uow:
+        with pytest.raises(PermissionDenied):
+            certificates.submit_many(uow, world.reviewer, ids)
+        certificates.submit_many(uow, world.clerk, ids)
+        uow.commit()
+    with world.uow() as uow:
+        with pytest.raises(NotFound):
+            certificates.review_many(uow, other_reviewer, ids, certificates.ENTRY_REVIEW, True)
+        with pytest.raises(PermissionDenied):
+            certificates.review_many(uow, world.clerk, ids, certificates.ENTRY_REVIEW, True)
+        with pytest.raises(NotFound):
+            certificates.review_many(uow, world.reviewer, ids + [999_999], certificates.ENTRY_REVIEW, True)
+    with world.uow() as uow:
+        assert {uow.session.get(Certificate, i).status for i in ids} == {S.SUBMITTED}
+
+
 @pytest.mark.parametrize("start, target", [
     (S.DRAFT, S.EFFECTIVE), (S.DRAFT, S.APPROVED), (S.SUBMITTED, S.ISSUING), (S.EFFECTIVE, S.DRAFT),
     (S.REVOKED, S.EFFECTIVE), (S.SUPERSEDED, S.LOST), (S.LOST, S.EFFECTIVE), (S.ISSUING, S.REVOKED),
