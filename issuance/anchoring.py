@@ -9,6 +9,7 @@ the ledger is unreachable, items go back to ``pending`` and wait.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
@@ -24,6 +25,9 @@ from ledger.merkle import build
 from .models import OutboxItem
 
 MAX_ATTEMPTS = 20
+
+
+_DRAINING = threading.RLock()
 
 
 @dataclass
@@ -65,7 +69,17 @@ class Worker:
         self.sessions, self.ledger, self.max_batch = session_factory, ledger, max_batch
 
     def drain(self) -> DrainReport:
-        """Everything pending, batch by batch; stops early (items kept) when the ledger is unreachable."""
+        """Everything pending, batch by batch; stops early (items kept) when the ledger is unreachable.
+
+        One drain at a time per process: ``_recover`` takes any 'sending' item for a dead worker's,
+        so a second drain running beside the first (a scheduled job beside a request) could send
+        it again. Other processes cannot open the same ledger (its LevelDB store or index is held
+        by one process), so a process-wide lock is enough.
+        """
+        with _DRAINING:
+            return self._drain()
+
+    def _drain(self) -> DrainReport:
         report = DrainReport()
         try:
             report.recovered = self._recover()
@@ -154,7 +168,7 @@ class Worker:
     def _record_events(self, report: DrainReport) -> bool:
         with self.sessions() as s:
             items = s.scalars(select(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.kind != "anchor")
-                              .order_by(OutboxItem.id).limit(self.max_batch)).all()
+                              .order_by(OutboxItem.id).limit(min(self.max_batch, self.ledger.max_events_per_call))).all()
             if not items:
                 return False
             # one call per run of the same issuer, in order: each call is all or nothing

@@ -135,7 +135,10 @@ def check_batch(items: Sequence[AnchorItem]) -> list[str]:
 
 
 class Ledger(abc.ABC):
-    """Implemented by ``ledger.local.LocalLedger`` and (later) the chain ledger."""
+    """Implemented by ``ledger.local.LocalLedger`` and ``ledger.chain.ChainLedger``."""
+
+    # the most lifecycle events one record_events call takes: a chain transaction must fit in a block
+    max_events_per_call: int = 10_000
 
     # --- issuer registry (governed by admins) ---
     @abc.abstractmethod

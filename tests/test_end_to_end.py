@@ -54,13 +54,16 @@ def _committed(world, fn, *args, **kw):
 def test_thousand_certificates_through_their_whole_life(world, tmp_path):
     t = approved_licence_type(world, annual_review=True)
     with_design(world, t)
-    reviewed = issuing(world, t, range(1, 4))                       # through both reviews
-    bulk = issuing(world, t, range(4, N + 1), reviewed=False)       # the rest set to issuing directly
-    certs = reviewed + bulk
+    first_due = date.today() + timedelta(days=200)
+    certs = issuing(world, t, range(1, N + 1), next_review_due=first_due.isoformat())
     report = issue(world.platform, [c.id for c in certs], workers=2)
     assert report.ok and len(report.effective) == N, report.failed
     led = world.platform.ledger
     assert all(_verify(world, c.id).valid for c in certs)
+    # the ledger knows each first due date from issuance: never reviewed and past it is overdue
+    assert led.status(certs[0].identifier).next_review_due == first_due
+    late = _verify(world, certs[0].id, today=first_due + timedelta(days=1))
+    assert not late.valid and "overdue" in next(c.detail for c in late.checks if c.name == "status")
 
     revoked, lost, renewed, changed = certs[10:15], certs[20:25], certs[30:35], certs[40]
     for c in revoked:

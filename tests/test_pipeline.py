@@ -45,25 +45,18 @@ class Issued:
     identifier: str
 
 
-def issuing(world, t, seeds, reviewed: bool = True) -> list[Issued]:
-    """Certificates of type ``t`` in status issuing: through entry and both reviews, or (for big
-    batches, where the reviews are not what is tested) set to issuing directly."""
+def issuing(world, t, seeds, **basic_over) -> list[Issued]:
+    """Certificates of type ``t`` in status issuing: entered, then both reviews as batch decisions."""
     with world.uow() as uow:
-        certs = certificates.enter_many(uow, world.clerk, t.id, [Entry(basic(i), licence_values(f"企业{i}"))
+        certs = certificates.enter_many(uow, world.clerk, t.id, [Entry(basic(i, **basic_over), licence_values(f"企业{i}"))
                                                                   for i in seeds])
         uow.commit()
     ids = [c.id for c in certs]
-    if reviewed:
-        for cid in ids:
-            with world.uow() as uow:
-                certificates.submit(uow, world.clerk, cid)
-                certificates.review_entry(uow, world.reviewer, cid, True)
-                certificates.review_issuance(uow, world.reviewer, cid, True)
-                uow.commit()
-    else:
-        with world.uow() as uow:
-            uow.session.execute(update(Certificate).where(Certificate.id.in_(ids)).values(status=S.ISSUING))
-            uow.commit()
+    with world.uow() as uow:
+        certificates.submit_many(uow, world.clerk, ids)
+        certificates.review_many(uow, world.reviewer, ids, certificates.ENTRY_REVIEW, True)
+        certificates.review_many(uow, world.reviewer, ids, certificates.ISSUANCE_REVIEW, True)
+        uow.commit()
     with world.uow() as uow:
         return [Issued(c.id, c.identifier) for c in (uow.session.get(Certificate, i) for i in ids)]
 
@@ -370,7 +363,7 @@ def test_crash_at_any_point_then_resume_makes_each_certificate_effective_exactly
                                                                                       workers):
     t = approved_licence_type(world)
     with_design(world, t)
-    certs = issuing(world, t, range(1, count + 1), reviewed=False)
+    certs = issuing(world, t, range(1, count + 1))
     data_dir = world.platform.settings.data_dir
     world.platform.close()  # the subprocess needs the LevelDB store, which one process holds at a time
     # a worker left behind would keep the output pipe open and this call would time out
@@ -397,7 +390,7 @@ def test_crash_at_any_point_then_resume_makes_each_certificate_effective_exactly
 
 def test_a_second_resume_finds_nothing_to_do(world):
     t = approved_licence_type(world)
-    certs = issuing(world, t, [1, 2], reviewed=False)
+    certs = issuing(world, t, [1, 2])
     assert sorted(resume(world.platform, workers=0).effective) == sorted(c.identifier for c in certs)
     head = world.platform.ledger.head()
     report = resume(world.platform, workers=0)
@@ -411,7 +404,7 @@ def test_a_batch_of_500_is_made_in_worker_processes_and_anchored_one_merkle_batc
 
     t = approved_licence_type(world)
     with_design(world, t)
-    certs = issuing(world, t, range(1, 501), reviewed=False)
+    certs = issuing(world, t, range(1, 501))
     report = issue(world.platform, [c.id for c in certs], workers=2, chunk_size=250)
     assert report.ok and len(report.effective) == 500, (report.failed, report.ledger_error)
     assert len(report.document_processes) == 2 and os.getpid() not in report.document_processes

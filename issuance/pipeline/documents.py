@@ -98,6 +98,37 @@ def file_path(out_dir: Path | str, identifier: str) -> Path:
     return Path(out_dir) / f"{identifier}{FILE_SUFFIX}"
 
 
+def verify_base_url(server) -> str:
+    """Base of the verification URL in the anti-forgery QR code, from the ``[server]`` settings.
+
+    One place, so the OFD made at issuance and a PDF or PNG rendered later point at one page.
+    """
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+    return f"http://{host}:{server.port}"
+
+
+def document_job(cert, type_name: str, values: Mapping[str, object], holder_code: str, canonical_data: bytes,
+                 base_url: str) -> DocumentJob:
+    """The face of a stored certificate (display values, carried data, QR URL), as every layout shows it.
+
+    ``cert`` is a Certificate row; ``values`` its decrypted field values. Shared by the OFD job of
+    the pipeline and the PDF/PNG renditions made on request, so the three never differ.
+    """
+    from ofd.qr import verification_url
+
+    def cn(d: date | None) -> str:
+        return f"{d.year}年{d.month}月{d.day}日" if d else ""
+
+    ident = cert.identifier
+    face = {k: str(v) for k, v in values.items()}
+    face.update({"identifier": ident, "name": cert.name, "holder": cert.holder, "holder_code": holder_code,
+                 "number": cert.number, "issue_date": cn(cert.issue_date), "valid_from": cn(cert.valid_from),
+                 "valid_to": cn(cert.valid_to) or "长期", "issue_dept": cert.issue_dept, "type_name": cert.type_name,
+                 "area_code": cert.area_code, "matter_name": cert.matter_name})
+    return DocumentJob(cert.id, ident, cert.name or type_name, face, canonical_data.decode("utf-8"),
+                       verification_url(base_url, ident), cert.issue_date)
+
+
 def write_atomically(path: Path, data: bytes, sync: bool = True) -> None:
     """Temp file, then rename: readers see the old file or the whole new one, never a part.
 
@@ -195,7 +226,7 @@ def _failed_checks(checks: Sequence) -> str:
 
 def _prepare(task: DocumentTask, now: datetime) -> _Prepared:
     from certledger.crypto import x509 as X
-    from ofd.design import DesignError, QRElement, SealElement, parse
+    from ofd.design import DesignError, QRElement, parse
     from seals.ofd_sign import Placement
     from seals.seal import SealError, check_seal, describe, load_seal
 
@@ -207,10 +238,7 @@ def _prepare(task: DocumentTask, now: datetime) -> _Prepared:
     except DesignError as exc:
         p.layout_error = f"the surface design cannot be used: {exc}"
         return p
-    slot = next((e for e in p.design.elements if isinstance(e, SealElement)), None)
-    size = slot.size if slot else 42.0
-    x = slot.x if slot else max(0.0, p.design.width - size - 20)
-    y = slot.y if slot else max(0.0, p.design.height - size - 20)
+    x, y, size = p.design.seal_slot()
     p.placement = Placement(page=0, x=x, y=y, width=size, height=size)
     p.has_qr = any(isinstance(e, QRElement) for e in p.design.elements)
     m = task.signing
@@ -242,40 +270,10 @@ def _prepare(task: DocumentTask, now: datetime) -> _Prepared:
 
 # --- per certificate ---------------------------------------------------------------------------
 
-QR_MASK = 2          # see qr_png
-QR_SCALE, QR_BORDER = 4, 4
-
-
-def qr_png(url: str) -> bytes:
-    """The anti-forgery QR code of ``url`` as a 1-bit PNG (level M, 4-module quiet zone).
-
-    As ``ofd.qr.qr_png`` but about four times faster, which matters once per certificate: the
-    mask is fixed instead of chosen by trying all eight (any mask is valid for a reader; the
-    choice only avoids rare patterns that slow some scanners, and level M absorbs them), and
-    the PNG is encoded by Pillow in C instead of in Python.
-    """
-    import io
-
-    import segno
-    from PIL import Image
-
-    if not url.isascii():
-        raise ValueError("the QR payload must be ASCII (percent-encode the URL)")
-    matrix = segno.make(url, error="m", micro=False, mask=QR_MASK).matrix
-    n = len(matrix)
-    modules = Image.frombytes("L", (n, n), b"".join(bytes(row) for row in matrix)).point(lambda v: 0 if v else 255)
-    side = n + 2 * QR_BORDER
-    img = Image.new("L", (side, side), 255)
-    img.paste(modules, (QR_BORDER, QR_BORDER))
-    out = io.BytesIO()
-    img.resize((side * QR_SCALE, side * QR_SCALE), Image.NEAREST).convert("1").save(out, format="PNG")
-    return out.getvalue()
-
-
 def _layout(task: DocumentTask, p: _Prepared, job: DocumentJob) -> dict[str, bytes]:
     from issuance.canonical import DOCUMENT_DATA_KEY
-    from ofd.package import Package
-    from ofd.writer import OFDMeta, write_ofd
+    from ofd.qr import qr_png
+    from ofd.writer import OFDMeta, write_ofd_files
 
     if p.layout_error:
         raise RuntimeError(p.layout_error)
@@ -288,28 +286,28 @@ def _layout(task: DocumentTask, p: _Prepared, job: DocumentJob) -> dict[str, byt
     meta = OFDMeta(doc_id=job.identifier, title=job.title, creation_date=job.issue_date,
                    custom={DOCUMENT_DATA_KEY: job.canonical, "identifier": job.identifier})
     qr = qr_png(job.verify_url) if p.has_qr else None
-    raw = write_ofd(p.design, job.values, meta, images=image, qr_png=qr)
-    return Package.load(raw).files
+    return write_ofd_files(p.design, job.values, meta, images=image, qr_png=qr)
 
 
 def _sign(task: DocumentTask, p: _Prepared, files: dict[str, bytes], at: datetime) -> dict[str, bytes]:
     from certledger.crypto import oids
     from certledger.crypto.signers import SM2_SM3, verify
     from certledger.crypto.sm import sm3
-    from seals.asn1 import SESSignature, to_be_signed
+    from seals.asn1 import SESSignatureWriter, TBSSignWriter, to_be_signed
     from seals.ofd_sign import sign_files
 
     if p.sign_error:
         raise RuntimeError(p.sign_error)
     m = task.signing
     signed = sign_files(files, m.seal_der, p.signer, m.certificate_der, p.placement, at)
-    # 签名验证: the signature just made must verify with the certificate's key over Signature.xml
+    # 签名验证: the signature as stored must verify with the certificate's key over Signature.xml
+    # (read with the writer's shapes, which keep the signed part as the bytes that were signed)
     value_path = next(n for n in signed if n.endswith("/SignedValue.dat") and n not in files)
-    ses = SESSignature.load(signed[value_path])
-    tbs = ses["toSign"]
+    ses = SESSignatureWriter.load(signed[value_path])
+    tbs_der = ses["toSign"].dump()
     sig_xml = signed[value_path.rsplit("/", 1)[0] + "/Signature.xml"]
-    ok = tbs["dataHash"].native == sm3(sig_xml) and verify(
-        SM2_SM3, p.signer.public_key_der(), to_be_signed(tbs, m.certificate_der, oids.SM2_WITH_SM3),
+    ok = TBSSignWriter.load(tbs_der)["dataHash"].native == sm3(sig_xml) and verify(
+        SM2_SM3, p.signer.public_key_der(), to_be_signed(tbs_der, m.certificate_der, oids.SM2_WITH_SM3),
         ses["signature"].native)
     if not ok:
         raise RuntimeError("the signature does not verify with the signing certificate")

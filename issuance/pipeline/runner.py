@@ -37,7 +37,6 @@ import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -46,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from certledger.db.base import utcnow
 from ledger import Ledger, LedgerError
-from ofd.qr import verification_url
+from ledger.interface import EventKind, LifecycleEvent
 
 from .. import anchoring, audit, canonical, states
 from ..context import Actor
@@ -66,8 +65,9 @@ CRASH_ENV = "CERTLEDGER_TEST_CRASH_AFTER"
 # imported once in the fork server, so each worker starts with them instead of importing them itself
 PRELOAD = ["issuance.pipeline.documents", "issuance.canonical", "issuance.signing_identity", "ofd.design",
            "ofd.writer", "ofd.package", "seals.ofd_sign", "seals.seal", "seals.asn1", "certledger.crypto.x509",
-           "certledger.crypto.signers", "segno", "PIL.Image"]
+           "certledger.crypto.signers", "zxingcpp", "PIL.Image"]
 EFFECTIVE_REASON = "签发生效"
+FIRST_REVIEW_REASON = "首次年审到期日 (first annual review due date, set at issuance)"
 
 
 # --- environment and report ------------------------------------------------------------------
@@ -87,9 +87,8 @@ class PipelineEnv:
     @classmethod
     def from_platform(cls, platform) -> "PipelineEnv":
         st = platform.settings
-        host = "127.0.0.1" if st.server.host in ("0.0.0.0", "::", "") else st.server.host
         return cls(platform.uow, platform.session_factory, platform.ledger, platform.ca, st.data_dir / "files",
-                   f"http://{host}:{st.server.port}", st.blockchain.enabled)
+                   docs.verify_base_url(st.server), st.blockchain.enabled)
 
     @property
     def certificates_dir(self) -> Path:
@@ -176,10 +175,6 @@ class _Cert:
 class _Chunk:
     certs: list[_Cert]
     tasks: list[docs.DocumentTask] = field(default_factory=list)
-
-
-def _cn_date(d: date | None) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
 def _key_id(token: str) -> int | None:
@@ -286,13 +281,7 @@ class _Run:
             c.digest = item.digest = canonical.ledger_digest(data).hex()
             self._done(writes, item, Step.ENCRYPT, start, f"sm3:{canonical.sm3_digest(data).hex()}")
         if any(item.status(st) not in FINISHED for st in DOCUMENT_STEPS):
-            face = {k: str(v) for k, v in values.items()}
-            face.update({"identifier": ident, "name": c.name, "holder": c.holder, "holder_code": holder_code,
-                         "number": c.number, "issue_date": _cn_date(c.issue_date), "valid_from": _cn_date(c.valid_from),
-                         "valid_to": _cn_date(c.valid_to) or "长期", "issue_dept": c.issue_dept,
-                         "type_name": c.type_name, "area_code": c.area_code, "matter_name": c.matter_name})
-            item.job = docs.DocumentJob(c.id, ident, c.name or ctype.name, face, data.decode("utf-8"),
-                                        verification_url(self.env.verify_base_url, ident), c.issue_date)
+            item.job = docs.document_job(c, ctype.name, values, holder_code, data, self.env.verify_base_url)
             first = next(st for st in ORDER if st in DOCUMENT_STEPS and item.status(st) not in FINISHED)
             item.steps[first].status = SS.RUNNING
             writes.change(item.id, first, status=SS.RUNNING, started_at=utcnow(), ended_at=None)
@@ -463,6 +452,13 @@ class _Run:
                 states.advance("certificate", cert, S.EFFECTIVE)
                 cert.issued_at = cert.status_change_time = now
                 cert.status_change_reason = EFFECTIVE_REASON
+                if cert.annual_review and cert.next_review_due is not None:
+                    # the ledger learns the first due date now, so a verifier sees an overdue
+                    # certificate as such even if it was never reviewed
+                    anchoring.enqueue_event(s, LifecycleEvent(cert.identifier, EventKind.ANNUAL_REVIEW, c.issuer,
+                                                              self._actor(c.tenant_id).username, FIRST_REVIEW_REASON,
+                                                              next_review_due=cert.next_review_due))
+                    events_queued = True
                 if c.supersedes:
                     from ..lifecycle import complete_change
 
@@ -481,7 +477,7 @@ class _Run:
             failed = next((st for st in ORDER if c.status(st) is SS.FAILED), None)
             if failed is not None:
                 self.report.failed[c.identifier] = (failed, "")
-        if events_queued:  # the CHANGE events of superseded versions follow their new version's anchor
+        if events_queued:  # first review due dates, and CHANGE events of superseded versions, follow the anchors
             anchoring.Worker(self.env.session_factory, self.env.ledger).drain()
         crash_point("effective")
 
@@ -606,8 +602,12 @@ def issuing_ids(session: Session, *, type_id: int | None = None, include_failed:
 
 
 def resume(platform, **kwargs) -> IssueReport:
-    """Carry on every certificate in issuing that is not stopped at a failed step (after a crash)."""
+    """Carry on every certificate in issuing that is not stopped at a failed step (after a crash).
+
+    Ledger writes a crash left waiting in the outbox (events queued with an effective status) go first.
+    """
     env = PipelineEnv.from_platform(platform)
+    anchoring.Worker(env.session_factory, env.ledger).drain()
     with env.session_factory() as s:
         ids = issuing_ids(s, include_failed=False)
     return issue_with(env, ids, **kwargs)

@@ -56,6 +56,9 @@ def _unreachable_is_ledger_error(fn):
 
 
 class ChainLedger(Ledger):
+    # an event with its Merkle proof costs 40-60k gas: 200 stay well inside a 30M-gas block
+    max_events_per_call = 200
+
     def __init__(self, w3: Web3, deployed: Deployed, keystores: Keystores, index_path: Path,
                  confirmations: int = 0, min_balance: int = 10**17) -> None:
         self.w3, self.deployed, self.keys = w3, deployed, keystores
