@@ -10,21 +10,26 @@ The identity is created once and reused for every certificate, so that a batch o
 costs one key, one certificate and one seal. A new one is made when the certificate or the seal
 is about to expire. The private key is stored SM4-encrypted with the data directory's cipher;
 it is decrypted only to hand it to the document workers.
+
+PDF renditions need a second, ECDSA identity under the platform's PDF CA (PDF readers know no
+SM2): ``pdf_signing_material`` makes and keeps it the same way (see the section at the end).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from certledger.crypto import x509 as X
 from certledger.crypto.ca import CAError, CertificateAuthority
+from certledger.crypto.sm import DecryptionError
 from certledger.crypto.sm2 import SM2PrivateKey
 from .models import Department
-from .models.signing import SigningIdentity
+from .models.signing import PdfSigningIdentity, SigningIdentity
 from .unit_of_work import UnitOfWork
 
 CERTIFICATE_DAYS = 3 * 365
@@ -111,27 +116,13 @@ def signing_material(uow: UnitOfWork, ca: CertificateAuthority, department_id: i
     constraint keeps the first, the second reads it back.
     """
     now = now or datetime.now(timezone.utc)
-    s = uow.session
-    row = s.execute(select(SigningIdentity).where(SigningIdentity.department_id == department_id)).scalar_one_or_none()
-    if row is None or not _usable(row, now):
-        dept = s.get(Department, department_id)
-        if dept is None:
-            raise SigningIdentityError(f"department {department_id} not found")
+
+    def make(dept: Department) -> dict[str, Any]:
         made = _make(ca, dept, now)
-        key_enc = uow.cipher.encrypt(made.pop("key").der(), _key_context(department_id))
-        if row is None:
-            try:
-                with s.begin_nested():
-                    row = SigningIdentity(department_id=department_id, key_enc=key_enc, **made)
-                    s.add(row)
-            except IntegrityError:
-                row = s.execute(select(SigningIdentity)
-                                .where(SigningIdentity.department_id == department_id)).scalar_one()
-        else:
-            row.key_enc = key_enc
-            for k, v in made.items():
-                setattr(row, k, v)
-        s.flush()
+        made["key_enc"] = uow.cipher.encrypt(made.pop("key").der(), _key_context(department_id))
+        return made
+
+    row = _kept_identity(uow, SigningIdentity, department_id, lambda r: _usable(r, now), make)
     key_der = uow.cipher.decrypt(row.key_enc, _key_context(department_id))
     return SigningMaterial(department_id, key_der, row.certificate_der, row.seal_der)
 
@@ -140,3 +131,110 @@ def seal_picture(uow: UnitOfWork, department_id: int) -> bytes | None:
     """The PNG of the department's seal (for a PDF stamp rendered on request), if it has one."""
     return uow.session.execute(select(SigningIdentity.seal_picture)
                                .where(SigningIdentity.department_id == department_id)).scalar_one_or_none()
+
+
+# --- the department's PDF identity ---------------------------------------------------------------
+#
+# PDF readers know no SM2, so PDF renditions are signed (PAdES) with an ECDSA P-256 key whose
+# certificate the platform's PDF CA issues. It is made on first need and reused like the SM2
+# identity, its key SM4-encrypted with the data directory's cipher, and kept in the database
+# (``PdfSigningIdentity``) next to the SM2 identity: one system of record, backed up with the
+# rest and shared by every app process, where files under the data directory were neither.
+
+_Identity = TypeVar("_Identity", SigningIdentity, PdfSigningIdentity)
+
+
+def _kept_identity(uow: UnitOfWork, model: type[_Identity], department_id: int,
+                   usable: Callable[[_Identity], bool], make: Callable[[Department], dict[str, Any]]) -> _Identity:
+    """The department's row of ``model``: the stored one if ``usable``, else one ``make`` fills.
+
+    A row that is not usable is updated in place; a missing one is inserted in a savepoint, so
+    that when two processes make one at the same moment the unique department constraint keeps
+    the first and the second reads it back, without losing the caller's transaction. The caller
+    commits. ``make`` returns the column values (the key already encrypted).
+    """
+    s = uow.session
+    query = select(model).where(model.department_id == department_id)
+    row = s.execute(query).scalar_one_or_none()
+    if row is not None and usable(row):
+        return row
+    dept = s.get(Department, department_id)
+    if dept is None:
+        raise SigningIdentityError(f"department {department_id} not found")
+    values = make(dept)
+    if row is None:
+        try:
+            with s.begin_nested():
+                row = model(department_id=department_id, **values)
+                s.add(row)
+        except IntegrityError:
+            row = s.execute(query).scalar_one()
+    else:
+        for k, v in values.items():
+            setattr(row, k, v)
+    s.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class PdfSigningMaterial:
+    """What signing one PDF for a department needs: key, certificate, chain up to the PDF root."""
+
+    department_id: int
+    key_der: bytes                  # PKCS#8, decrypted: never stored like this
+    certificate_der: bytes
+    chain: tuple[bytes, ...]        # the PDF CA certificate
+
+    def __repr__(self) -> str:  # never print key material
+        return f"PdfSigningMaterial(department_id={self.department_id})"
+
+
+def _pdf_key_context(department_id: int) -> str:
+    return f"pdf-signing-key:{department_id}"
+
+
+def _pdf_usable(row: PdfSigningIdentity, pdf_ca: CertificateAuthority, now: datetime) -> bool:
+    """Not about to expire, and issued by ``pdf_ca``: after the PDF CA is replaced, PDFs signed
+    under the old one would not chain to the root verifiers are given, so a new one is made."""
+    if row.not_after - RENEW_BEFORE <= now:
+        return False
+    try:
+        return X.signed_by(X.load(row.certificate_der), X.public_key_der(pdf_ca.certificate))
+    except ValueError:  # a certificate that no longer parses is replaced like an expired one
+        return False
+
+
+def _make_pdf(uow: UnitOfWork, pdf_ca: CertificateAuthority, dept: Department) -> dict[str, Any]:
+    """A new ECDSA key and its certificate from ``pdf_ca``, as ``PdfSigningIdentity`` columns."""
+    from cryptography.hazmat.primitives import serialization
+
+    from certledger.crypto.signers import SoftECDSASigner
+
+    signer = SoftECDSASigner()
+    key_der = signer.key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    try:
+        cert_der = pdf_ca.issue("pdf", X.name(dept.name, organization=dept.name, unit=dept.code),
+                                signer.public_key_der(), days=CERTIFICATE_DAYS)
+    except (CAError, ValueError) as exc:
+        raise SigningIdentityError(f"the PDF CA could not issue the PDF signing certificate: {exc}") from exc
+    return {"key_enc": uow.cipher.encrypt(key_der, _pdf_key_context(dept.id)), "certificate_der": cert_der,
+            "not_after": X.load(cert_der).not_valid_after}
+
+
+def pdf_signing_material(uow: UnitOfWork, pdf_ca: CertificateAuthority, department_id: int,
+                         now: datetime | None = None) -> PdfSigningMaterial:
+    """The department's PDF identity, made (and added to the unit of work) if it has none usable.
+
+    The caller commits. An identity about to expire, or issued by another PDF CA, is replaced;
+    two processes making one at once: the unique department constraint decides (``_kept_identity``).
+    """
+    now = now or datetime.now(timezone.utc)
+    row = _kept_identity(uow, PdfSigningIdentity, department_id, lambda r: _pdf_usable(r, pdf_ca, now),
+                         lambda dept: _make_pdf(uow, pdf_ca, dept))
+    try:
+        key_der = uow.cipher.decrypt(row.key_enc, _pdf_key_context(department_id))
+    except DecryptionError as exc:
+        raise SigningIdentityError(f"the PDF signing key of department {department_id} cannot be decrypted "
+                                   f"with this data directory's keys: {exc}") from None
+    return PdfSigningMaterial(department_id, key_der, row.certificate_der, (pdf_ca.certificate_der,))

@@ -142,6 +142,87 @@ def verify_ofd_file(ledger: Ledger, data: bytes, roots: Sequence, *, today: date
     return verify_data(ledger, basic, values, today=today, extra=[doc])
 
 
+def verify_pdf_file(ledger: Ledger, data: bytes, roots: Sequence, *, today: date | None = None) -> Verdict:
+    """A PDF rendition: its PAdES signature, then the ledger checks of the data it carries.
+
+    The data is the embedded file ``canonical.DOCUMENT_DATA_KEY``, read from the revision the
+    last signature covers, so an update appended after signing can neither swap it nor pass:
+    a PDF changed after its signature is not valid (renditions are never updated).
+    """
+    from seals.pdf_sign import PDFSignError, verify_pdf
+
+    try:
+        carried, covers_all = _pdf_carried_data(data)
+    except ValueError as exc:
+        return Verdict("", [Check("document", False, f"not a readable PDF file: {exc}")])
+    if carried is None:
+        return Verdict("", [Check("data", False, "the file carries no certificate data")])
+    try:
+        basic, values = canonical.parse(carried)
+    except ValueError as exc:
+        return Verdict("", [Check("data", False, str(exc))])
+    try:
+        reports = verify_pdf(data, roots)
+    except PDFSignError as exc:
+        reports, error = [], str(exc)
+    else:
+        error = "the file is not signed"
+    if not reports:
+        doc = Check("document", False, error)
+    else:
+        bad = [f"signature {i + 1}: {c.name}: {c.detail}"
+               for i, checks in enumerate(reports) for c in checks if not c.ok]
+        if not covers_all:
+            bad.append("the file was changed after it was signed (a later revision)")
+        doc = Check("document", not bad, "; ".join(bad) or f"{len(reports)} signature(s) intact, signer trusted")
+    return verify_data(ledger, basic, values, today=today, extra=[doc])
+
+
+def _pdf_carried_data(pdf: bytes) -> tuple[bytes | None, bool]:
+    """(the canonical data a PDF carries or None, whether its last signature covers the whole file).
+
+    Read from the revision the last signature covers; from the last revision of an unsigned
+    PDF. ValueError for a file that is not a readable PDF.
+    """
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        sigs = reader.embedded_signatures
+        last = reader.xrefs.total_revisions - 1
+        revision = max((s.signed_revision for s in sigs), default=last)
+        root = reader.get_historical_root(revision) if sigs else reader.root
+        carried = _pdf_embedded_file(root, canonical.DOCUMENT_DATA_KEY)
+    except Exception as exc:  # noqa: BLE001 - pyHanko raises many kinds for a broken PDF
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    return carried, bool(sigs) and revision == last
+
+
+def _pdf_embedded_file(root, name: str) -> bytes | None:
+    """The data of the embedded file ``name`` in the document's name tree, or None."""
+    try:
+        tree = root["/Names"]["/EmbeddedFiles"]
+    except KeyError:
+        return None
+
+    def walk(node, depth: int) -> bytes | None:
+        node = node.get_object()
+        pairs = node["/Names"] if "/Names" in node else ()
+        for i in range(0, len(pairs) - 1, 2):
+            if str(pairs[i]) == name:
+                return pairs[i + 1].get_object()["/EF"]["/F"].get_object().data
+        if depth < 16:
+            for kid in (node["/Kids"] if "/Kids" in node else ()):
+                found = walk(kid, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    return walk(tree, 0)
+
+
 def verify_many(ledger: Ledger, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
                 today: date | None = None) -> list[Verdict]:
     """Batch verification of presented data: one verdict per item, in order."""

@@ -135,6 +135,15 @@ class SurfaceDesign(_Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    def seal_slot(self) -> tuple[float, float, float]:
+        """(x, y, size) in mm where the seal is stamped: the design's seal slot, else the bottom
+        right corner, so the OFD, the PDF and the PNG of one certificate put the seal alike."""
+        slot = next((e for e in self.elements if isinstance(e, SealElement)), None)
+        size = slot.size if slot else 42.0
+        x = slot.x if slot else max(0.0, self.width - size - 20)
+        y = slot.y if slot else max(0.0, self.height - size - 20)
+        return x, y, size
+
     def sources(self) -> set[str]:
         return {e.source for e in self.elements if isinstance(e, FieldElement)}
 

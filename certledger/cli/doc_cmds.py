@@ -1,4 +1,5 @@
-"""`certledger doc verify FILE`: check a sealed layout file, each check on its own line."""
+"""`certledger doc verify FILE`: check a sealed layout file, each check on its own line;
+`certledger doc render ID --format pdf|png`: the PDF or PNG of an issued certificate."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def verify(state, file: Path, roots: tuple[Path, ...]) -> None:
     except UnsafePackage as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     _print(file, [(r.sign_id, r.checks) for r in reports])
+
+
+@doc_group.command("render")
+@click.argument("identifier")
+@click.option("--format", "kind", type=click.Choice(["pdf", "png"]), default="pdf", show_default=True,
+              help="pdf: signed (PAdES) with the department's seal; png: a picture of the face.")
+@click.pass_obj
+def render(state, identifier: str, kind: str) -> None:
+    """Print the path of an issued certificate's PDF or PNG, rendered on first request and kept."""
+    from issuance.renditions import rendition
+
+    click.echo(str(rendition(state.platform, identifier, kind)))
 
 
 def _verify_pdf(state, file: Path, data: bytes, roots: tuple[Path, ...]) -> None:

@@ -1,6 +1,7 @@
 """`certledger verify ID_OR_FILE`: every check of one certificate, exit 0 only if it is valid.
 
-A file is checked on its own (its seals, then the data it carries against the ledger); an
+A file (OFD, or PDF by its %PDF header) is checked on its own (its seals or signature, then the
+data it carries against the ledger); a file that cannot be read is one line of error; an
 identifier is checked from this deployment's record (data decrypted, stored Merkle proof) against
 the ledger, and its stored layout file too when there is one.
 """
@@ -22,27 +23,42 @@ def _print(verdict) -> None:
     click.echo(f"{verdict.identifier or '?'}: {'VALID 有效' if verdict.valid else 'NOT VALID 无效'}{where}")
 
 
+def _present(path: Path) -> bool:
+    """Whether something is at ``path`` (a dangling link too); an unsearchable folder counts."""
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return True
+
+
 @cli.command("verify")
 @click.argument("target")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Check validity and review dates as of this day (default: today).")
 @click.pass_obj
 def verify(state, target: str, today) -> None:
-    """Verify a certificate by identifier, or a sealed OFD file."""
+    """Verify a certificate by identifier, or a sealed OFD or signed PDF file."""
     from sqlalchemy import select
 
     from issuance import canonical, lifecycle
     from issuance.errors import NotFound
     from issuance.models import Certificate, OutboxItem
     from issuance.pipeline.documents import documents_dir, file_path
-    from issuance.verification import Check, verify_data, verify_ofd_file
+    from issuance.verification import Check, verify_data, verify_ofd_file, verify_pdf_file
 
     platform = state.platform
     day: date = today.date() if today else date.today()
     roots = [platform.ca.certificate]
     path = Path(target)
-    if path.is_file():
-        verdict = verify_ofd_file(platform.ledger, path.read_bytes(), roots, today=day)
+    if _present(path):  # a file was meant: one that cannot be read is an error, not an identifier
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise click.ClickException(f"{target}: cannot read the file: {exc.strerror or exc}") from None
+        if data.startswith(b"%PDF"):  # PDFs are signed under the ECDSA PDF root (readers know no SM2)
+            verdict = verify_pdf_file(platform.ledger, data, [platform.pdf_ca.certificate], today=day)
+        else:
+            verdict = verify_ofd_file(platform.ledger, data, roots, today=day)
     else:
         with platform.uow() as uow:
             cert = uow.session.execute(select(Certificate).where(Certificate.identifier == target)).scalar_one_or_none()

@@ -19,5 +19,5 @@ __all__ = [
     "ApprovalRecord", "AuditEntry", "AuditHead", "DataKey", "OutboxItem",
 ]
 from .pipeline import IssuanceStep, StepStatus
-from .signing import SigningIdentity
-__all__ += ["IssuanceStep", "StepStatus", "SigningIdentity"]
+from .signing import PdfSigningIdentity, SigningIdentity
+__all__ += ["IssuanceStep", "StepStatus", "SigningIdentity", "PdfSigningIdentity"]
