@@ -84,6 +84,17 @@ class LoggingSettings(_Section):
     level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
 
+class JobsSettings(_Section):
+    # the scheduled jobs of `certledger serve`; every one is idempotent, several processes may run them
+    overdue_interval_seconds: int = Field(
+        86400, ge=0, le=31 * 86400,
+        description="annual-review overdue check: run at start, then every N seconds; 0 disables it")
+    outbox_interval_seconds: int = Field(
+        10, ge=0, le=86400,
+        description="send what waits in the ledger outbox (lifecycle events, anchors held back while the "
+                    "ledger was unreachable) every N seconds; 0 disables it")
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -92,6 +103,7 @@ class Settings(_Section):
     platform: PlatformSettings = PlatformSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
+    jobs: JobsSettings = JobsSettings()
 
     # not part of the file: where the file was found
     data_dir: Path = Path("data")

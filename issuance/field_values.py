@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
@@ -19,7 +19,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from .errors import ValidationError
 from .models import TypeField, ValueType
 
-_CN_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")
+_CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _IMAGE_REF = re.compile(r"^file:[0-9a-f]{64}$")
 _DATA_URI = re.compile(r"^data:image/(png|jpeg);base64,([A-Za-z0-9+/=\s]+)$")
 MAX_INLINE_IMAGE = 2 * 1024 * 1024
@@ -27,15 +27,24 @@ IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}
 
 
 def parse_date(value: Any) -> date:
-    """ISO dates and the Chinese form of the standard's examples (1995年3月1日)."""
+    """ISO dates and the Chinese form of the standard's examples (1995年3月1日), nothing else.
+
+    An ISO date-time counts as its date: JSON clients and spreadsheet cells often carry one.
+    The whole text must be the date; "2024-03-01garbage" is a typing mistake, not a date.
+    """
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    m = _CN_DATE.match(text)
+    m = _CN_DATE.fullmatch(text)
     try:
         if m:
             return date(int(m[1]), int(m[2]), int(m[3]))
-        return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else date.fromisoformat(text)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return datetime.fromisoformat(text).date()
     except ValueError:
         raise ValueError("expected a date such as 2024-03-01 or 2024年3月1日") from None
 

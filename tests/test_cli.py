@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from certledger.cli import cli
+from ledger.interface import LedgerError
 
 BIN = Path(sys.executable).with_name("certledger")
 
@@ -55,12 +56,72 @@ def test_init_creates_a_complete_data_directory(initialised):
     assert len(pw) >= 12
     cfg = (d / "config.toml").read_text()
     assert "secret_key" in cfg and pw not in cfg
+    assert "[jobs]\noverdue_interval_seconds = 86400\noutbox_interval_seconds = 10" in cfg  # scheduled jobs, shown to operators
 
 
 def test_init_refuses_an_initialised_directory_unless_exist_ok(initialised):
     r = run("init", str(initialised))
     assert r.returncode == 1 and "already a data directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert run("init", "--exist-ok", str(initialised)).returncode == 0
+
+
+def test_a_failed_init_leaves_no_directory_and_init_runs_again(tmp_path):
+    d = tmp_path / "new" / "data"
+    # the database cannot be opened: fails while the schema is made
+    r = run("init", "--local", str(d), "--database-url", f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        "config error: database.url cannot be used (unable to open database file); nothing was created"]
+    assert list(tmp_path.iterdir()) == []  # no data directory, no parent made for it, no hidden work folder
+    # a weak admin password: fails after the directory is complete, while the first admin is made
+    r = run("init", "--local", str(d), "--admin-password", "short")
+    assert r.returncode == 1 and "at least 8 characters" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+    r = run("init", "--local", str(d))
+    assert r.returncode == 0, r.stderr
+    assert (d / "config.toml").exists() and (d / "keys" / "initial_admin_password").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["new"] and [p.name for p in d.parent.iterdir()] == ["data"]
+
+
+def test_a_failed_init_in_an_existing_directory_removes_only_what_it_made(tmp_path):
+    d = tmp_path / "volume"
+    (d / "keys").mkdir(parents=True)
+    (d / "notes.txt").write_text("the operator's own")
+    (d / "keys" / "README").write_text("kept")
+    before = sorted(p.relative_to(d) for p in d.rglob("*"))
+    r = run("init", "--local", str(d), "--admin-password", "short")
+    assert r.returncode == 1 and "at least 8 characters" in r.stderr
+    assert sorted(p.relative_to(d) for p in d.rglob("*")) == before
+    assert (d / "notes.txt").read_text() == "the operator's own"
+    r = run("init", "--local", str(d))
+    assert r.returncode == 0, r.stderr
+    assert (d / "config.toml").exists() and (d / "notes.txt").exists() and (d / "keys" / "README").exists()
+
+
+@pytest.mark.parametrize("failure", [LedgerError("node init failed: no genesis"), KeyboardInterrupt()],
+                         ids=["error", "ctrl-c"])
+def test_a_node_init_failure_leaves_no_directory(tmp_path, monkeypatch, failure):
+    """The own chain's node is made last; when it fails, keys, CAs and database go too."""
+    import certledger.embedded_node
+
+    made_before_the_node = []
+
+    def failing_init_node(data_dir, admin_address):
+        made_before_the_node.extend(p.name for p in Path(data_dir).iterdir())
+        raise failure
+
+    for name in [k for k in os.environ if k.startswith(("CERTLEDGER_", "BECP_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(certledger.embedded_node, "init_node", failing_init_node)
+    d = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["init", str(d)])
+    assert result.exit_code == 1
+    assert "node init failed" in result.output if isinstance(failure, LedgerError) else "Aborted" in result.output
+    assert {"config.toml", "keys", "keystores", "certledger.db", "ca"} <= set(made_before_the_node)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    r = run("init", str(d))
+    assert r.returncode == 0, r.stderr
+    assert (d / "node" / "genesis.json").exists()
 
 
 def test_data_dir_from_environment(initialised):
@@ -95,6 +156,7 @@ def test_config_show_masks_secrets(initialised):
     r = run("config", "show", data=initialised)
     assert r.returncode == 0 and "server.secret_key = '********'" in r.stdout
     assert "blockchain.enabled = False" in r.stdout
+    assert "jobs.overdue_interval_seconds = 86400" in r.stdout
 
 
 def test_seed_alias_switches_ledger_mode(initialised):

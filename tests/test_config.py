@@ -74,3 +74,13 @@ def test_invalid_toml(tmp_path):
 def test_unrelated_environment_is_ignored(tmp_path):
     s = load_settings(tmp_path, environ={"CERTLEDGER_DATA": "/x", "PATH": "/bin"})
     assert s.server.port == 8000
+
+
+def test_overdue_job_interval_default_override_disable_and_bounds(tmp_path):
+    assert load_settings(tmp_path, environ={}).jobs.overdue_interval_seconds == 86400
+    d = write(tmp_path, "[jobs]\noverdue_interval_seconds = 3600\n")
+    assert load_settings(d, environ={}).jobs.overdue_interval_seconds == 3600
+    assert load_settings(d, environ={"CERTLEDGER_JOBS__OVERDUE_INTERVAL_SECONDS": "0"}).jobs.overdue_interval_seconds == 0
+    with pytest.raises(ConfigError) as e:
+        load_settings(d, environ={"CERTLEDGER_JOBS__OVERDUE_INTERVAL_SECONDS": "-1"})
+    assert "jobs.overdue_interval_seconds = '-1' from environment variable" in str(e.value)

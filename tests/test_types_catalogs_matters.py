@@ -1,6 +1,9 @@
+from datetime import date, datetime
+
 import pytest
 
 from issuance import cert_types, catalogs, certificates, matters
+from issuance.field_values import parse_date
 from issuance.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from issuance.models import ShareType
 from issuance.models.org import ReviewState
@@ -49,6 +52,49 @@ def test_all_value_types_validate(world):
         with pytest.raises(ValidationError) as e:
             certificates.enter(uow, world.clerk, t.id, basic(2), bad)
     assert set(e.value.errors) == {"n", "d", "e", "idn", "u", "img"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2024-03-01", date(2024, 3, 1)),
+    (" 2024-03-01 ", date(2024, 3, 1)),
+    ("20240301", date(2024, 3, 1)),
+    ("2024年3月1日", date(2024, 3, 1)),
+    ("1995年03月01日", date(1995, 3, 1)),
+    ("2024-03-01 00:00:00", date(2024, 3, 1)),          # a spreadsheet cell's date-time as text
+    ("2024-03-01T08:30:00+08:00", date(2024, 3, 1)),    # a JSON client's date-time
+    (datetime(2024, 3, 1, 0, 0), date(2024, 3, 1)),
+    (date(2024, 3, 1), date(2024, 3, 1)),
+])
+def test_parse_date_accepts_dates_and_date_times(text, expected):
+    parsed = parse_date(text)
+    assert parsed == expected and type(parsed) is date
+
+
+@pytest.mark.parametrize("text", [
+    "2024-03-01garbage", "2024-03-01 garbage", "2024-03-01T", "2024-03-01 25:00", "2024-03-01/2024-04-01",
+    "2024年3月1日garbage", "x2024-03-01", "2024-02-30", "2024-03", "", "二〇二四年三月一日",
+])
+def test_parse_date_refuses_anything_but_a_date(text):
+    with pytest.raises(ValueError, match="expected a date such as 2024-03-01"):
+        parse_date(text)
+
+
+def test_trailing_text_after_a_date_is_refused_at_entry(world):
+    fields = [{"name": "成立日期", "column_name": "estdate", "value_type": "date", "required": True}]
+    with world.uow() as uow:
+        t = cert_types.create(uow, world.dept_admin, fields=fields, name="带日期", code="DATE01")
+        cert_types.submit(uow, world.dept_admin, t.id)
+        cert_types.review(uow, world.admin, t.id, True)
+        uow.commit()
+    with world.uow() as uow:
+        with pytest.raises(ValidationError) as e:
+            certificates.enter(uow, world.clerk, t.id, basic(1, valid_to="2044-02-29garbage"), {"estdate": "2019-02-03x"})
+    assert set(e.value.errors) == {"valid_to", "estdate"}
+    assert "expected a date" in e.value.errors["valid_to"] and "expected a date" in e.value.errors["estdate"]
+    with world.uow() as uow:
+        c = certificates.enter(uow, world.clerk, t.id, basic(1, issue_date="2024-03-01 00:00:00"),
+                               {"estdate": "2019年2月3日"})
+        assert c.issue_date == date(2024, 3, 1) and certificates.values_of(uow, c)["estdate"] == "2019-02-03"
 
 
 def test_type_review_by_admin_and_rejection_returns_to_draft(world):
