@@ -80,7 +80,8 @@ def verify_data(ledger: Ledger, basic: Mapping[str, Any], values: Mapping[str, A
     if state is None:
         checks.append(Check("ledger", False, "the ledger has no certificate with this identifier"))
         return verdict
-    verdict.ledger_block = state.last_block
+    # the position the answer reflects: a follower's synced block, else the certificate's last event
+    verdict.ledger_block = state.as_of_block if state.as_of_block is not None else state.last_block
     checks.append(Check("ledger", True, f"anchored at {state.issued_block} by {state.issuer}"))
     checks.append(Check("digest", digest == state.digest,
                         "the data matches the anchored digest" if digest == state.digest

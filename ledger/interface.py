@@ -102,6 +102,7 @@ class CertificateState:
     last_block: int
     next_review_due: date | None = None
     superseded_by: str | None = None
+    as_of_block: int | None = None  # the ledger position this state reflects, where it is a local copy
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ class ChainIndex:
         except plyvel.Error as exc:
             raise LedgerError(f"cannot open the chain index at {path}: {exc}") from None
 
+    @property
+    def db(self) -> plyvel.DB:
+        """The LevelDB itself, shared with the chain follower (its own key prefixes)."""
+        return self._db
+
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()

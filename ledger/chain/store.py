@@ -24,7 +24,8 @@ from ..interface import (
     AnchorItem, BatchReceipt, CertificateState, EventKind, EventReceipt, EventRecord, IssuerInfo, Ledger,
     LedgerError, LedgerStatus, LifecycleEvent, RootInfo, check_batch,
 )
-from ..merkle import build
+from ..merkle import build, verify_proof
+from .follower import STATUS, ChainFollower
 from .index import ChainIndex
 
 KIND_CODES = {EventKind.REPORT_LOSS: 1, EventKind.REVOKE: 2, EventKind.ANNUAL_REVIEW: 3, EventKind.CHANGE: 4}
@@ -66,6 +67,7 @@ class ChainLedger(Ledger):
         self.contract = contract(w3, "CertificateLedger", deployed.ledger)
         self.reader = LedgerReader(self.contract)
         self.index = ChainIndex(index_path)
+        self.follower = ChainFollower(w3, self.contract, self.registry, self.index.db)
         self.confirmations, self.min_balance = confirmations, min_balance
         self._senders: dict[str, Sender] = {}
 
@@ -85,6 +87,8 @@ class ChainLedger(Ledger):
             raise LedgerError(text) from None
         except ChainError as exc:
             raise LedgerError(f"the chain is unavailable: {exc}") from None
+        finally:
+            self.follower.mark_stale()
 
     def _fund(self, address: str) -> None:
         """Accounts pay gas; the platform admin tops up a department that runs low."""
@@ -118,9 +122,13 @@ class ChainLedger(Ledger):
         rec = self.index.issuer(issuer)
         if rec is None:
             return None
-        registered, active, name = self.registry.functions.issuer(rec["address"]).call()
-        codes = frozenset(rec["type_codes"])  # as registered through this ledger, like the local store
-        return IssuerInfo(issuer, name, codes, active)
+        self.follower.follow()
+        acc = self.follower.account(rec["address"])
+        if acc is None:
+            return None
+        # the registry knows type-code hashes; answer in the codes registered through this ledger
+        codes = frozenset(t for t in rec["type_codes"] if type_code_id(t).hex() in acc["types"])
+        return IssuerInfo(issuer, acc["name"], codes, acc["active"])
 
     # --- anchoring ---
     @_unreachable_is_ledger_error
@@ -185,16 +193,23 @@ class ChainLedger(Ledger):
 
     @_unreachable_is_ledger_error
     def status(self, certificate_id: str) -> CertificateState | None:
+        """From the follower's copy of the contract's state (see ``follower``), with its block."""
         found = self._located(certificate_id)
         if found is None:
             return None
         rec, digest, root, proof = found
-        s = self.reader.status(digest, root, proof)
-        if s["status"] == "none":
+        as_of = self.follower.follow()
+        anchored = self.follower.root(root)
+        if anchored is None:
             return None
-        due = datetime.fromtimestamp(s["next_review_due"], timezone.utc).date() if s["next_review_due"] else None
-        return CertificateState(certificate_id, LedgerStatus(s["status"]), rec["issuer"], digest, root, rec["block"],
-                                s["last_block"], due, None)
+        st = self.follower.certificate(digest)
+        if st is None:  # no event yet: effective if its proof leads to the anchored root
+            if not verify_proof(digest, proof, root):
+                return None
+            st = {"status": 1, "last_block": anchored["block"], "due": 0, "superseded_by": ""}
+        due = datetime.fromtimestamp(st["due"], timezone.utc).date() if st["due"] else None
+        return CertificateState(certificate_id, LedgerStatus(STATUS[st["status"]]), rec["issuer"], digest, root,
+                                anchored["block"], st["last_block"], due, None, as_of)
 
     @_unreachable_is_ledger_error
     def history(self, certificate_id: str) -> list[EventRecord]:
@@ -213,15 +228,16 @@ class ChainLedger(Ledger):
 
     @_unreachable_is_ledger_error
     def root_info(self, root: bytes) -> RootInfo | None:
-        info = self.reader.root(root)
+        self.follower.follow()
+        info = self.follower.root(root)
         if info is None:
             return None
         # the contract knows accounts and type-code hashes; answer in issuer and type codes, as the local store does
-        issuer, type_code = info["issuer"], info["type_code"].hex()
+        issuer, type_code = info["issuer"], info["type_code"]
         for code, rec in self.index.issuers().items():
             if rec["address"].lower() == str(info["issuer"]).lower():
                 issuer = code
-                type_code = next((t for t in rec["type_codes"] if type_code_id(t) == info["type_code"]), type_code)
+                type_code = next((t for t in rec["type_codes"] if type_code_id(t).hex() == info["type_code"]), type_code)
                 break
         return RootInfo(root, issuer, type_code, info["count"], info["block"], _now())
 
