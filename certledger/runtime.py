@@ -14,8 +14,12 @@ from .db import make_engine, make_session_factory
 class Platform:
     """Everything a command, the web app or a test needs, opened lazily and closed together."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, read_only_ledger: bool = False) -> None:
+        """``read_only_ledger``: for a process that only answers questions (a web or sharing worker
+        of several): on the chain it follows the logs itself instead of opening the chain index,
+        which one process holds. The local store has no such mode: it is one process's."""
         self.settings = settings
+        self.read_only_ledger = read_only_ledger
         self._ledger = None
         self._node = None  # the embedded ledger node, when this process started it
         self._lock = threading.Lock()
@@ -63,7 +67,12 @@ class Platform:
         """The ledger chosen by ``blockchain.enabled``; the local store when it is false."""
         with self._lock:
             if self._ledger is None:
-                self._ledger = self._open_chain() if self.settings.blockchain.enabled else self._open_local()
+                if not self.settings.blockchain.enabled:
+                    self._ledger = self._open_local()
+                elif self.read_only_ledger:
+                    self._ledger = self._open_chain_reader()
+                else:
+                    self._ledger = self._open_chain()
             return self._ledger
 
     def _open_local(self):
@@ -87,6 +96,32 @@ class Platform:
         if self._node is not None:
             self._node.follow_registry(ledger.deployed.registry)
         return ledger
+
+    def _open_chain_reader(self):
+        from chain_client.connection import connect
+        from chain_client.deployment import DeploymentError, load_record, record_path
+        from chain_client.keystore import Keystores
+        from issuance import ledger_claims
+        from ledger.chain.readonly import ChainReadLedger
+        from ledger.interface import LedgerError
+
+        from .crypto.at_rest import load_kek
+        from .embedded_node import EmbeddedNode
+
+        bc = self.settings.blockchain
+        url = bc.rpc_url or EmbeddedNode(self.settings.data_dir, bc.node_port).running_url()
+        if not url:
+            raise LedgerError("the ledger node is not running: start the issuing process (`certledger serve`) first")
+        w3 = connect(url)
+        try:
+            deployed = load_record(record_path(self.settings.data_dir), w3)
+        except DeploymentError as exc:
+            raise LedgerError(str(exc)) from None
+        if deployed is None:
+            raise LedgerError("the contracts are not deployed yet: start the issuing process (`certledger serve`) first")
+        keys = Keystores(self.settings.data_dir / "keystores", load_kek(self.settings.kek_path))
+        return ChainReadLedger(w3, deployed, ledger_claims.locator(self.session_factory),
+                               ledger_claims.issuer_directory(self.session_factory, keys.address))
 
     @property
     def node_url(self) -> str | None:

@@ -31,10 +31,58 @@ PREFIXES = (b"fs", b"fr", b"fa", b"fm")  # certificate states, roots, accounts, 
 META = b"fm:synced"
 
 
+class MemoryStore:
+    """The part of plyvel's API the follower uses, in a dict: for a process that keeps the
+    followed state for itself (a web worker: the chain index's LevelDB is held by one process)."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._data[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._data.pop(key, None)
+
+    def iterator(self, prefix: bytes = b"", include_value: bool = True):
+        keys = sorted(k for k in self._data if k.startswith(prefix))
+        return iter(keys) if not include_value else iter((k, self._data[k]) for k in keys)
+
+    def write_batch(self, transaction: bool = True) -> "_MemoryBatch":
+        return _MemoryBatch(self)
+
+
+class _MemoryBatch:
+    """Writes kept aside and applied together when the block ends without an exception."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store, self.ops = store, []
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.ops.append((key, value))
+
+    def delete(self, key: bytes) -> None:
+        self.ops.append((key, None))
+
+    def __enter__(self) -> "_MemoryBatch":
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:
+            for key, value in self.ops:
+                if value is None:
+                    self.store.delete(key)
+                else:
+                    self.store.put(key, value)
+
+
 class ChainFollower:
     """Ledger state from the logs of ``ledger`` and ``registry`` (web3 contracts), in ``db``."""
 
-    def __init__(self, w3: Web3, ledger, registry, db: plyvel.DB, interval: float = 0.25,
+    def __init__(self, w3: Web3, ledger, registry, db: plyvel.DB | MemoryStore, interval: float = 0.25,
                  max_range: int = 50_000) -> None:
         self.w3, self.ledger, self.registry, self.db = w3, ledger, registry, db
         self.interval, self.max_range = interval, max_range

@@ -1,4 +1,4 @@
-"""``ChainLedger``: anchoring and lifecycle events as transactions, statuses read from the chain.
+"""``ChainLedger``: anchoring and lifecycle events as transactions; reads as ``reads.FollowedReads``.
 
 Anchoring is idempotent by content: the batch root is a function of the digests, so before
 sending, the contract is asked whether that root is anchored already, and if so the earlier
@@ -8,7 +8,6 @@ between sending and recording therefore never anchors twice.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -21,12 +20,12 @@ from chain_client.reader import LedgerReader
 from chain_client.transactions import ChainError, Reverted, Sender
 
 from ..interface import (
-    AnchorItem, BatchReceipt, CertificateState, EventKind, EventReceipt, EventRecord, IssuerInfo, Ledger,
-    LedgerError, LedgerStatus, LifecycleEvent, RootInfo, check_batch,
+    AnchorItem, BatchReceipt, EventKind, EventReceipt, IssuerInfo, Ledger, LedgerError, LifecycleEvent, check_batch,
 )
-from ..merkle import build, verify_proof
-from .follower import STATUS, ChainFollower
+from ..merkle import build
+from .follower import ChainFollower
 from .index import ChainIndex
+from .reads import FollowedReads, Located, located, now, unreachable_is_ledger_error
 
 KIND_CODES = {EventKind.REPORT_LOSS: 1, EventKind.REVOKE: 2, EventKind.ANNUAL_REVIEW: 3, EventKind.CHANGE: 4}
 ZERO = b"\0" * 32
@@ -41,22 +40,7 @@ MESSAGES = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _unreachable_is_ledger_error(fn):
-    """A node that is down or restarting is a LedgerError the caller can wait on, not a crash."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (OSError, TimeoutError) as exc:
-            raise LedgerError(f"the chain is unavailable: {type(exc).__name__}") from None
-    return wrapper
-
-
-class ChainLedger(Ledger):
+class ChainLedger(FollowedReads, Ledger):
     # an event with its Merkle proof costs 40-60k gas: 200 stay well inside a 30M-gas block
     max_events_per_call = 200
 
@@ -99,7 +83,7 @@ class ChainLedger(Ledger):
                 raise LedgerError(f"cannot fund the account {address}: {exc}") from None
 
     # --- issuer registry ---
-    @_unreachable_is_ledger_error
+    @unreachable_is_ledger_error
     def register_issuer(self, issuer: str, name: str, type_codes: Sequence[str]) -> IssuerInfo:
         account = self.keys.get_or_create(issuer)
         self._fund(account.address)
@@ -110,28 +94,15 @@ class ChainLedger(Ledger):
         self.index.put_issuer(issuer, {"name": name, "type_codes": codes, "address": account.address})
         return self.issuer_info(issuer)
 
-    @_unreachable_is_ledger_error
+    @unreachable_is_ledger_error
     def suspend_issuer(self, issuer: str) -> None:
         rec = self.index.issuer(issuer)
         if rec is None:
             raise LedgerError(f"issuer {issuer} is not registered")
         self._send(ADMIN, self.registry.functions.suspendIssuer(rec["address"]))
 
-    @_unreachable_is_ledger_error
-    def issuer_info(self, issuer: str) -> IssuerInfo | None:
-        rec = self.index.issuer(issuer)
-        if rec is None:
-            return None
-        self.follower.follow()
-        acc = self.follower.account(rec["address"])
-        if acc is None:
-            return None
-        # the registry knows type-code hashes; answer in the codes registered through this ledger
-        codes = frozenset(t for t in rec["type_codes"] if type_code_id(t).hex() in acc["types"])
-        return IssuerInfo(issuer, acc["name"], codes, acc["active"])
-
     # --- anchoring ---
-    @_unreachable_is_ledger_error
+    @unreachable_is_ledger_error
     def anchor_batch(self, issuer: str, type_code: str, items: Sequence[AnchorItem]) -> BatchReceipt:
         ids = check_batch(items)
         for cid in ids:
@@ -149,7 +120,7 @@ class ChainLedger(Ledger):
         self.index.put_batch({i.certificate_id: {"digest": i.digest.hex(), "root": root.hex(),
                                                  "proof": [p.hex() for p in proofs[i.digest]], "issuer": issuer,
                                                  "block": block} for i in items})
-        return BatchReceipt(root, tx_hash, block, {i.certificate_id: proofs[i.digest] for i in items}, _now())
+        return BatchReceipt(root, tx_hash, block, {i.certificate_id: proofs[i.digest] for i in items}, now())
 
     def _find_anchor(self, root: bytes) -> tuple[str, int] | None:
         """The transaction that anchored ``root``, found by content (its indexed log)."""
@@ -161,7 +132,7 @@ class ChainLedger(Ledger):
         return (logs[0]["transactionHash"].hex(), info["block"]) if logs else ("", info["block"])
 
     # --- lifecycle events ---
-    @_unreachable_is_ledger_error
+    @unreachable_is_ledger_error
     def record_events(self, events: Sequence[LifecycleEvent]) -> list[EventReceipt]:
         if not events:
             return []
@@ -181,66 +152,15 @@ class ChainLedger(Ledger):
         senders = {ev.issuer for ev in events}
         who = senders.pop() if len(senders) == 1 else ADMIN  # one transaction: all events or none
         sent = self._send(who, self.contract.functions.recordEvents(inputs), who)
-        at = _now()
+        at = now()
         return [EventReceipt(ev.certificate_id, ev.kind, sent.tx_hash, sent.block, at) for ev in events]
 
-    # --- reading ---
-    def _located(self, certificate_id: str):
+    # --- reading (FollowedReads) ---
+    def _locate(self, certificate_id: str) -> Located | None:
         rec = self.index.get(certificate_id)
         if rec is None:
             return None
-        return rec, bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]), [bytes.fromhex(p) for p in rec["proof"]]
+        return located(bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]), [bytes.fromhex(p) for p in rec["proof"]])
 
-    @_unreachable_is_ledger_error
-    def status(self, certificate_id: str) -> CertificateState | None:
-        """From the follower's copy of the contract's state (see ``follower``), with its block."""
-        found = self._located(certificate_id)
-        if found is None:
-            return None
-        rec, digest, root, proof = found
-        as_of = self.follower.follow()
-        anchored = self.follower.root(root)
-        if anchored is None:
-            return None
-        st = self.follower.certificate(digest)
-        if st is None:  # no event yet: effective if its proof leads to the anchored root
-            if not verify_proof(digest, proof, root):
-                return None
-            st = {"status": 1, "last_block": anchored["block"], "due": 0, "superseded_by": ""}
-        due = datetime.fromtimestamp(st["due"], timezone.utc).date() if st["due"] else None
-        return CertificateState(certificate_id, LedgerStatus(STATUS[st["status"]]), rec["issuer"], digest, root,
-                                anchored["block"], st["last_block"], due, None, as_of)
-
-    @_unreachable_is_ledger_error
-    def history(self, certificate_id: str) -> list[EventRecord]:
-        found = self._located(certificate_id)
-        if found is None:
-            return []
-        rec, digest, root, proof = found
-        out = []
-        for e in self.reader.history(digest, root, proof):
-            due = datetime.fromtimestamp(e.next_review_due, timezone.utc).date() if e.next_review_due else None
-            out.append(EventRecord(certificate_id, EventKind(e.kind), rec["issuer"], e.block, e.prev_block,
-                                   e.tx_hash, _now(), actor=e.actor, next_review_due=due,
-                                   digest=digest if e.kind == "issue" else None,
-                                   root=root if e.kind == "issue" else None))
-        return out
-
-    @_unreachable_is_ledger_error
-    def root_info(self, root: bytes) -> RootInfo | None:
-        self.follower.follow()
-        info = self.follower.root(root)
-        if info is None:
-            return None
-        # the contract knows accounts and type-code hashes; answer in issuer and type codes, as the local store does
-        issuer, type_code = info["issuer"], info["type_code"]
-        for code, rec in self.index.issuers().items():
-            if rec["address"].lower() == str(info["issuer"]).lower():
-                issuer = code
-                type_code = next((t for t in rec["type_codes"] if type_code_id(t).hex() == info["type_code"]), type_code)
-                break
-        return RootInfo(root, issuer, type_code, info["count"], info["block"], _now())
-
-    @_unreachable_is_ledger_error
-    def head(self) -> int:
-        return self.w3.eth.block_number
+    def _issuers(self) -> dict[str, dict]:
+        return self.index.issuers()
