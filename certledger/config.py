@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_FILE = "config.toml"
 ENV_PREFIX = "CERTLEDGER_"
@@ -95,6 +96,28 @@ class JobsSettings(_Section):
                     "ledger was unreachable) every N seconds; 0 disables it")
 
 
+# a rate in the syntax of the `limits` library (Flask-Limiter), e.g. "120/minute", "10 per hour"; several with ";"
+_RATE = re.compile(r"^\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?$")
+
+
+class PublicSettings(_Section):
+    # the public verification pages and API (/verify): anyone may call them without signing in, so
+    # each client IP is rate-limited (in-memory counters, per process) and the work per request is bounded
+    verify_rate: str = Field("120/minute", description="verifications of one identifier (QR page, JSON) per client IP")
+    file_rate: str = Field("20/minute", description="uploaded OFD / PDF files per client IP: each costs signature checks")
+    batch_rate: str = Field("10/minute", description="batch verifications (up to max_batch identifiers each) per client IP")
+    max_file_mb: int = Field(10, ge=1, le=100, description="largest file a visitor may upload to verify")
+    max_batch: int = Field(100, ge=1, le=1000, description="most identifiers in one batch verification")
+
+    @field_validator("verify_rate", "file_rate", "batch_rate")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        # checked here so a typo stops start-up instead of failing the first public request
+        if not all(_RATE.match(part.strip()) for part in value.split(";")):
+            raise ValueError("expected a rate such as '120/minute' or '10 per hour'")
+        return value
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -104,6 +127,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     jobs: JobsSettings = JobsSettings()
+    public: PublicSettings = PublicSettings()
 
     # not part of the file: where the file was found
     data_dir: Path = Path("data")

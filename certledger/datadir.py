@@ -120,6 +120,8 @@ def populate_data_dir(path: Path, database_url: str = "", blockchain_enabled: bo
         "blockchain": {"enabled": blockchain_enabled},
         "platform": {"admin_role_id": 1},
         "jobs": {"overdue_interval_seconds": 86400, "outbox_interval_seconds": 10},
+        "public": {"verify_rate": "120/minute", "file_rate": "20/minute", "batch_rate": "10/minute",
+                   "max_file_mb": 10, "max_batch": 100},  # the public /verify pages: limits shown to operators
     }
     config_path = path / CONFIG_FILE
     config_path.write_text(

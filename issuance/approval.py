@@ -130,3 +130,16 @@ def history(session: Session, kind: str, subject_id: int) -> list[ApprovalRecord
         select(ApprovalRecord).where(ApprovalRecord.subject_kind == kind, ApprovalRecord.subject_id == subject_id)
         .order_by(ApprovalRecord.id)
     ).scalars())
+
+
+# --- sharing (系统清单, 用证申请) ---------------------------------------------------------------
+
+def _issuing_department_reviewer(actor: Actor, item: object) -> None:
+    """A usage application is decided by the department that owns the catalog, not the applicant."""
+    actor.require(RoleCode.REVIEWER, RoleCode.DEPT_ADMIN)
+    if not actor.can_see_department(getattr(item, "issuer_department_id")):
+        raise PermissionDenied("only the issuing department reviews applications to use its catalog")
+
+
+CLIENT_SYSTEM = Workflow("client_system", (Step("client_system_review", "submitted", "approved", "rejected", _admin),))
+USAGE = Workflow("usage", (Step("usage_review", "submitted", "approved", "rejected", _issuing_department_reviewer),))

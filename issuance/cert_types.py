@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from sqlalchemy import func, select
 
@@ -20,6 +20,9 @@ COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 TYPE_CODE = re.compile(r"^[0-9A-Z]{1,64}$")
 SCALARS = ("name", "code", "define_authority", "define_authority_code", "holder_type", "description",
            "annual_review", "review_interval_months", "copy_enabled", "copy_default_purpose", "copy_validity_days")
+
+if TYPE_CHECKING:
+    from ofd.design import SurfaceDesign
 
 
 def _bool(v: Any) -> bool:

@@ -149,3 +149,70 @@ def run_demo(platform, count: int, admin_name: str = "admin") -> DemoReport:
     folder = documents_dir(platform.settings.data_dir)
     out.files = [p for p in (file_path(folder, i) for i in out.identifiers) if p.exists()]
     return out
+
+
+DEMO_SYSTEM = "演示业务系统"
+DEMO_SYSTEM_IP = "127.0.0.1"
+
+
+def _ensure_public_catalog(platform, setup: DemoSetup) -> int:
+    """The demo type's catalog, public (社会公示) and approved; registered or re-registered as needed."""
+    from . import catalogs
+    from .errors import ValidationError
+    from .models import Catalog, ShareType
+    from .models.org import ReviewState
+
+    for _ in range(3):  # at most: approve a pending registration, re-register as public, approve that
+        with platform.uow() as uow:
+            cat = uow.session.execute(select(Catalog).where(Catalog.type_id == setup.type_id)).scalar_one_or_none()
+            if cat is not None and cat.status is ReviewState.APPROVED and cat.share_type is ShareType.PUBLIC:
+                return cat.id
+            if cat is not None and cat.status is ReviewState.DISABLED:
+                raise ValidationError({"catalog": "the demo type's catalog is disabled and cannot be shared again"})
+            if cat is None or cat.status is not ReviewState.SUBMITTED:
+                cat = catalogs.register(uow, setup.head, setup.type_id, ShareType.PUBLIC.value,
+                                        description="演示目录（社会公示）")
+            catalogs.review(uow, setup.admin, cat.id, True)
+            uow.commit()
+    raise RuntimeError("the demo catalog did not become public")
+
+
+def ensure_client_system(platform, setup: DemoSetup) -> str:
+    """The demo department's business system on 127.0.0.1, approved, with approved usage of the
+    demo type through a public catalog: what a local client needs to call the sharing interface.
+    Returns its AccountId; a second call finds everything in place and returns the same one."""
+    from . import client_systems, usage
+    from .models import ClientSystem, UsageApplication, UsageStatus
+    from .models.org import ReviewState
+
+    dept_id = setup.head.require_department()
+    with platform.uow() as uow:
+        cs = uow.session.execute(select(ClientSystem).where(
+            ClientSystem.department_id == dept_id, ClientSystem.name == DEMO_SYSTEM)).scalar_one_or_none()
+        if cs is None:
+            cs = client_systems.register(uow, setup.head, DEMO_SYSTEM, [DEMO_SYSTEM_IP],
+                                         description="演示：本机调用共享接口的业务系统")
+        elif DEMO_SYSTEM_IP not in cs.ips:
+            client_systems.update(uow, setup.head, cs.id, ips=[*cs.ips, DEMO_SYSTEM_IP][-client_systems.MAX_IPS:])
+        elif cs.status in (ReviewState.REJECTED, ReviewState.DISABLED):
+            client_systems.resubmit(uow, setup.head, cs.id)
+        if cs.status is ReviewState.SUBMITTED:
+            client_systems.review(uow, setup.admin, cs.id, True)
+        system_id = cs.id
+        uow.commit()
+    catalog_id = _ensure_public_catalog(platform, setup)
+    with platform.uow() as uow:
+        cs = uow.session.get(ClientSystem, system_id)
+        type_code = uow.session.get(CertificateType, setup.type_id).code
+        if usage.allowed(uow.session, cs, type_code) is None:
+            pending = uow.session.execute(select(UsageApplication).where(
+                UsageApplication.client_system_id == cs.id, UsageApplication.catalog_id == catalog_id,
+                UsageApplication.status.in_((UsageStatus.SUBMITTED, UsageStatus.APPROVED)))).scalar_one_or_none()
+            if pending is None:
+                usage.apply(uow, setup.head, cs.id, catalog_id, "演示：本部门业务系统核验营业执照")
+            elif pending.status is UsageStatus.SUBMITTED:  # applied while the catalog was on demand
+                usage.review(uow, setup.reviewer, pending.id, True)
+        uow.commit()
+        if usage.allowed(uow.session, cs, type_code) is None:
+            raise RuntimeError(f"{DEMO_SYSTEM} has no approved usage of {type_code}")
+        return cs.account_id

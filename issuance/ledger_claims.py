@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable, Mapping
 
 from sqlalchemy import select
@@ -21,10 +22,30 @@ from ledger.chain.reads import Located, located
 from .models import OutboxItem
 
 
-def locator(session_factory) -> Callable[[str], Located | None]:
-    """identifier -> where its anchoring put it (None before its batch is anchored)."""
+def locator(session_factory, cache_size: int = 100_000) -> Callable[[str], Located | None]:
+    """identifier -> where its anchoring put it (None before its batch is anchored).
+
+    A done anchor never changes, so found places are remembered (up to ``cache_size``); a miss
+    is asked again next time, as the certificate's batch may be anchored meanwhile.
+    """
+    found: OrderedDict[str, Located] = OrderedDict()
+    lock = threading.Lock()
 
     def locate(certificate_id: str) -> Located | None:
+        with lock:
+            hit = found.get(certificate_id)
+            if hit is not None:
+                found.move_to_end(certificate_id)
+                return hit
+        place = _read(certificate_id)
+        if place is not None:
+            with lock:
+                found[certificate_id] = place
+                if len(found) > cache_size:
+                    found.popitem(last=False)
+        return place
+
+    def _read(certificate_id: str) -> Located | None:
         with session_factory() as s:
             row = s.execute(select(OutboxItem.digest, OutboxItem.batch_root, OutboxItem.proof).where(
                 OutboxItem.kind == "anchor", OutboxItem.state == "done", OutboxItem.certificate_id == certificate_id)

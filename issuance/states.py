@@ -12,6 +12,7 @@ from typing import Mapping
 from .errors import IllegalTransition
 from .models import CertificateStatus as C
 from .models.org import ReviewState as R
+from .models.sharing import UsageStatus as U
 
 CERTIFICATE: Mapping[str, frozenset[str]] = {
     C.DRAFT: frozenset({C.SUBMITTED}),
@@ -49,11 +50,30 @@ CATALOG: Mapping[str, frozenset[str]] = {
     R.DISABLED: frozenset(),                            # "禁用操作不能恢复"
 }
 
+# a disabled client system may be edited and sent back to review; its next approval issues a new AccountId
+CLIENT_SYSTEM: Mapping[str, frozenset[str]] = {
+    R.DRAFT: frozenset({R.SUBMITTED}),
+    R.SUBMITTED: frozenset({R.APPROVED, R.REJECTED, R.DISABLED}),
+    R.REJECTED: frozenset({R.SUBMITTED, R.DISABLED}),
+    R.APPROVED: frozenset({R.SUBMITTED, R.DISABLED}),
+    R.DISABLED: frozenset({R.SUBMITTED}),
+}
+
+USAGE: Mapping[str, frozenset[str]] = {
+    U.DRAFT: frozenset({U.SUBMITTED}),
+    U.SUBMITTED: frozenset({U.APPROVED, U.REJECTED, U.WITHDRAWN}),
+    U.APPROVED: frozenset({U.WITHDRAWN}),
+    U.REJECTED: frozenset({U.WITHDRAWN}),
+    U.WITHDRAWN: frozenset(),
+}
+
 MACHINES: dict[str, Mapping[str, frozenset[str]]] = {
     "certificate": CERTIFICATE,
     "department": DEPARTMENT,
     "certificate_type": CERTIFICATE_TYPE,
     "catalog": CATALOG,
+    "client_system": CLIENT_SYSTEM,
+    "usage": USAGE,
 }
 
 FINAL_HINTS = {

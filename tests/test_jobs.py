@@ -188,21 +188,42 @@ def _read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> str:
     raise AssertionError(f"no line with {pattern!r}; stderr so far:\n{''.join(seen)}")
 
 
-def test_serve_runs_the_overdue_job_at_start_and_stops_it_on_sigterm(world, annual, data_dir):
-    late = effective(world, annual, 1, next_review_due=PAST_DUE)
-    world.platform.close()  # the served process takes the local store's lock
+def _run_until_then_terminate(data_dir, args: list[str], pattern: str, **env_over: str) -> str:
+    """Run ``certledger ARGS`` until its log shows ``pattern``, then SIGTERM: it must end with 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CERTLEDGER_", "BECP_"))}
-    env["CERTLEDGER_JOBS__OVERDUE_INTERVAL_SECONDS"] = "3600"
-    proc = subprocess.Popen([str(BIN), "--data-dir", str(data_dir), "serve", "--port", str(_free_port())],
+    env.update(env_over)
+    proc = subprocess.Popen([str(BIN), "--data-dir", str(data_dir), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        log = _read_until(proc, "job overdue:", timeout=60)
-        assert "INFO certledger.jobs: job overdue: marked 1 certificate(s) review_overdue" in log
+        log = _read_until(proc, pattern, timeout=60)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+        return log
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_runs_the_overdue_job_at_start_and_stops_it_on_sigterm(world, annual, data_dir):
+    late = effective(world, annual, 1, next_review_due=PAST_DUE)
+    world.platform.close()  # the served process takes the local store's lock
+    log = _run_until_then_terminate(data_dir, ["serve", "--port", str(_free_port())], "job overdue:",
+                                    CERTLEDGER_JOBS__OVERDUE_INTERVAL_SECONDS="3600")
+    assert "INFO certledger.jobs: job overdue: marked 1 certificate(s) review_overdue" in log
     assert load(world, late.id).status is S.REVIEW_OVERDUE and overdue_entries(world, late.id) == 1
 
+
+
+def test_the_jobs_command_holds_the_ledger_sends_queued_events_and_ends_on_sigterm(world, annual, data_dir):
+    from issuance import lifecycle
+    from ledger import LedgerStatus
+
+    c = effective(world, annual, 1, next_review_due=FUTURE_DUE)
+    with world.uow() as uow:
+        lifecycle.revoke(uow, world.clerk, c.id, "注销")
+        uow.commit()
+    world.platform.close()  # the jobs process takes the local store's lock
+    log = _run_until_then_terminate(data_dir, ["jobs"], "job ledger-outbox:")
+    assert "job ledger-outbox: sent 0 anchor(s), 1 event(s); 0 waiting" in log
+    assert world.platform.ledger.status(c.identifier).status is LedgerStatus.REVOKED

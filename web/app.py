@@ -57,12 +57,16 @@ def create_app(platform: Platform) -> Flask:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    from . import auth, errors, pki, status
+    from sharing.api import bp as sharing_bp  # the DB23/T 2836 interface, /sharing
+
+    from . import auth, errors, pki, status, verify
+    from .api import bp as api_bp  # the JSON API, /api/v1 (web/api/)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pki.bp)
     app.register_blueprint(status.bp)
-    from .api import bp as api_bp  # the JSON API, /api/v1 (web/api/)
+    app.register_blueprint(verify.bp)  # public verification, /verify, no login
     app.register_blueprint(api_bp)
+    app.register_blueprint(sharing_bp)
     errors.register(app)
     return app

@@ -74,6 +74,7 @@ def _register() -> None:
     from . import doc_cmds  # noqa: F401
     from . import init_cmd  # noqa: F401
     from . import issue_cmds  # noqa: F401
+    from . import jobs_cmd  # noqa: F401
     from . import ledger_cmds  # noqa: F401
     from . import lifecycle_cmds  # noqa: F401
     from . import matter_cmds  # noqa: F401

@@ -21,3 +21,5 @@ __all__ = [
 from .pipeline import IssuanceStep, StepStatus
 from .signing import PdfSigningIdentity, SigningIdentity
 __all__ += ["IssuanceStep", "StepStatus", "SigningIdentity", "PdfSigningIdentity"]
+from .sharing import ClientSystem, UsageApplication, UsageRecord, UsageStatus
+__all__ += ["ClientSystem", "UsageApplication", "UsageRecord", "UsageStatus"]

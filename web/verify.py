@@ -1,0 +1,268 @@
+"""Public verification (公众验证): the page the certificate's QR code opens, uploads, batches, JSON.
+
+Anyone may verify (DB23/T 2836 §8.1.5), so nothing here needs a login; what a visitor sees is
+decided in ``issuance.public_verification`` (checks and a masked summary, never field values).
+This module only parses requests, calls that service and renders:
+
+- ``GET /verify/<identifier>``: the page behind the anti-forgery QR code (``ofd.qr.verification_url``);
+- ``GET /verify``: the forms (identifier, file upload, batch), ``POST /verify/file`` and
+  ``POST /verify/batch``: CSRF-protected like every form of the app (the global CSRFProtect);
+- ``/verify/api/...``: the same answers in the DB23/T 2836 envelope for programs. They are
+  exempt from CSRF because they use no session: nothing a cookie could lend them.
+
+Every path is rate-limited per client IP with Flask-Limiter (in-memory counters; the rates come
+from ``[public]`` in config.toml): one bucket for single verifications (pages and JSON), one for
+files, one for batches, so a flood of uploads cannot starve QR scans. A limiter is made per app,
+so each app (and each test) counts from zero. Over the limit: 429, the envelope for JSON, a
+page for people.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import (Blueprint, Flask, Response, current_app, redirect, render_template, request, url_for)
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _, lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from issuance.public_verification import (MB, BatchRefused, FileRefused, PublicVerdict, verify_file,
+                                          verify_identifier, verify_identifiers)
+
+from .api.envelope import fail, ok
+from .app import current_platform
+from .auth import client_ip
+
+bp = Blueprint("verify", __name__, url_prefix="/verify")
+
+# what the QR page calls each check and status, in the visitor's language (the domain's labels are zh-CN only)
+CHECK_LABELS = {
+    "data": _l("证照数据"), "ledger": _l("链上记录"), "digest": _l("数据摘要"), "proof": _l("默克尔证明"),
+    "issuer": _l("签发机构授权"), "status": _l("证照状态"), "validity": _l("有效期"), "annual_review": _l("年审"),
+    "document": _l("版式文件签章"),
+}
+STATUS_LABELS = {
+    "effective": _l("有效"), "lost": _l("已挂失"), "revoked": _l("已注销"), "superseded": _l("已变更"),
+    "review_overdue": _l("年审逾期"), "not_on_ledger": _l("未上链"), "unknown": _l("未知"),
+}
+# the limiter bucket of each endpoint; anything else of the blueprint counts as a single verification
+KIND_OF = {"verify.file_form": "file", "verify.api_file": "file", "verify.batch_form": "batch", "verify.api_batch": "batch"}
+RATE_SETTING = {"verify": "verify_rate", "file": "file_rate", "batch": "batch_rate"}
+JSON_VIEWS = ("api_identifier", "api_batch", "api_file", "api_unknown")
+API_PATHS = {"/verify/api/batch": ("POST",), "/verify/api/file": ("POST",)}  # other /verify/api/<x>: GET
+RESERVED = frozenset({"file", "batch", "api"})  # path words, never identifiers (those start 1.2.156.)
+MULTIPART_SLACK = 64 * 1024  # form boundaries and fields around an uploaded file
+MESSAGES = {
+    400: "请求有误", 404: "接口不存在", 405: "不支持的请求方法", 413: "上传的文件过大", 415: "仅支持 OFD 或 PDF 文件",
+    429: "验证请求过于频繁，请稍后再试",
+}
+
+
+# --- set-up: CSRF exemptions and the rate limiter -------------------------------------------------
+
+def _kind() -> str:
+    return KIND_OF.get(request.endpoint or "", "verify")
+
+
+def _rate(kind: str) -> str:
+    """Read at each request, so the limits follow the platform's settings (tests lower them)."""
+    return getattr(current_platform().settings.public, RATE_SETTING[kind])
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    from flask_limiter import Limiter
+
+    app: Flask = state.app
+    for name in JSON_VIEWS:
+        app.extensions["csrf"].exempt(f"{__name__}.{name}")
+    limiter = Limiter(key_func=client_ip, storage_uri="memory://", headers_enabled=True, key_prefix="verify")
+    limiter.init_app(app)
+    for kind in RATE_SETTING:
+        limiter.shared_limit(partial(_rate, kind), scope=f"public-{kind}",
+                             exempt_when=lambda kind=kind: _kind() != kind)(bp)
+    app.extensions["public_verify_limiter"] = limiter
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/verify/api")
+
+
+def _limit_body(max_bytes: int) -> None:
+    """Refuse a body over the public limit before reading it (413), whatever the app-wide limit."""
+    ceiling = max_bytes + MULTIPART_SLACK
+    if request.content_length is not None and request.content_length > ceiling:
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        raise RequestEntityTooLarge()
+    try:
+        request.max_content_length = ceiling  # Flask >= 3.1: also bounds a body without Content-Length
+    except AttributeError:
+        pass
+
+
+def _max_bytes() -> int:
+    return current_platform().settings.public.max_file_mb * MB
+
+
+# --- presenting a verdict ----------------------------------------------------------------------
+
+def _view(v: PublicVerdict) -> dict:
+    """The verdict with labels in the visitor's language; the template only lays it out."""
+    status = v.summary.status if v.summary else "unknown"
+    return {
+        "identifier": v.identifier, "valid": v.valid, "found": v.found, "ledger_block": v.ledger_block,
+        "summary": v.summary, "status_label": STATUS_LABELS.get(status, status),
+        "checks": [{"name": c.name, "label": CHECK_LABELS.get(c.name, c.label), "ok": c.ok, "detail": c.detail}
+                   for c in v.checks],
+    }
+
+
+def _index(status: int = 200, **errors) -> tuple[str, int]:
+    fields = {"file_error": None, "batch_error": None, "identifiers": ""}
+    fields.update(errors)
+    return render_template("verify/index.html", max_file_mb=current_platform().settings.public.max_file_mb,
+                           max_batch=current_platform().settings.public.max_batch, **fields), status
+
+
+def _file_message(exc: FileRefused) -> tuple[str, int]:
+    if exc.reason == "size":
+        return _("文件超过 %(mb)d MB，无法验证", mb=current_platform().settings.public.max_file_mb), 413
+    if exc.reason == "type":
+        return _("仅支持 OFD 或 PDF 格式的电子证照文件"), 415
+    return _("请选择要验证的文件"), 400
+
+
+def _batch_message(exc: BatchRefused) -> str:
+    if exc.reason == "too_many":
+        return _("一次最多验证 %(n)d 个证照标识", n=exc.limit)
+    return _("请输入至少一个证照标识，每行一个")
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+@bp.route("", methods=["GET"])
+def index():
+    """The forms; ``?identifier=`` (the lookup form) goes to that certificate's page."""
+    identifier = (request.args.get("identifier") or "").strip()
+    if identifier:
+        return redirect(url_for(".page", identifier=identifier))
+    return _index()
+
+
+@bp.route("/<identifier>", methods=["GET"])
+def page(identifier: str):
+    """What the QR code opens: the verdict, each check, the masked summary, the ledger block."""
+    if identifier in RESERVED:  # e.g. a reload of a form's result page
+        return redirect(url_for(".index"))
+    verdict = verify_identifier(current_platform(), identifier)
+    return render_template("verify/result.html", v=_view(verdict), source="identifier"), (200 if verdict.found else 404)
+
+
+@bp.route("/file", methods=["POST"])
+def file_form():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _index(400, file_error=_("请选择要验证的文件"))
+    limit = _max_bytes()
+    data = upload.stream.read(limit + 1)  # one byte more tells "too large" without reading it all
+    try:
+        verdict = verify_file(current_platform(), data, upload.filename)
+    except FileRefused as exc:
+        message, status = _file_message(exc)
+        return _index(status, file_error=message)
+    return render_template("verify/result.html", v=_view(verdict), source="file", filename=upload.filename)
+
+
+@bp.route("/batch", methods=["POST"])
+def batch_form():
+    text = request.form.get("identifiers") or ""
+    try:
+        verdicts = verify_identifiers(current_platform(), text.splitlines())
+    except BatchRefused as exc:
+        return _index(400, batch_error=_batch_message(exc), identifiers=text)
+    views = [_view(v) for v in verdicts]
+    return render_template("verify/batch.html", rows=views, valid=sum(v["valid"] for v in views))
+
+
+# --- JSON (DB23/T 2836 envelope) ---------------------------------------------------------------------
+
+@bp.route("/api/<identifier>", methods=["GET"])
+def api_identifier(identifier: str) -> Response:
+    """One certificate; an unknown identifier is a successful call whose verifyResult is "false" (C.6)."""
+    if "/verify/api/" + identifier in API_PATHS:  # GET on a POST-only path lands here, not in api_unknown
+        return fail(405, MESSAGES[405], headers={"Allow": "POST"})
+    return ok(verify_identifier(current_platform(), identifier).as_dict())
+
+
+@bp.route("/api/batch", methods=["POST"])
+def api_batch() -> Response:
+    """``{"identifiers": [...]}`` -> ``{"total": n, "dataList": [verdict, ...]}``, one per distinct identifier."""
+    body = request.get_json(silent=True)
+    items = body.get("identifiers") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        return fail(400, "请以 JSON 提交 {\"identifiers\": [\"证照标识\", ...]}",
+                    {"errors": {"identifiers": "a list of strings is required"}})
+    try:
+        verdicts = verify_identifiers(current_platform(), items)
+    except BatchRefused as exc:
+        message = f"一次最多验证 {exc.limit} 个证照标识" if exc.reason == "too_many" else "请提供至少一个证照标识"
+        return fail(400, message, {"errors": {"identifiers": str(exc)}})
+    return ok({"total": len(verdicts), "dataList": [v.as_dict() for v in verdicts]})
+
+
+@bp.route("/api/file", methods=["POST"])
+def api_file() -> Response:
+    """An OFD or PDF as a multipart field ``file`` or as the raw body (name in ``?filename=``)."""
+    limit = _max_bytes()
+    _limit_body(limit)
+    upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
+    if upload is not None:
+        data, name = upload.stream.read(limit + 1), upload.filename or ""
+    else:
+        data, name = request.get_data(cache=False), request.args.get("filename", "")
+    try:
+        verdict = verify_file(current_platform(), data, name)
+    except FileRefused as exc:
+        status = {"size": 413, "type": 415}.get(exc.reason, 400)
+        message = {413: f"文件超过 {limit // MB} MB，无法验证", 415: "仅支持 OFD 或 PDF 格式的电子证照文件"}.get(
+            status, "请提交要验证的文件")
+        return fail(status, message, {"errors": {"file": str(exc)}})
+    return ok(verdict.as_dict())
+
+
+@bp.route("/api/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def api_unknown(_rest: str) -> Response:
+    """Unknown paths and wrong methods under /verify/api answer in the envelope, not with an HTML page."""
+    allowed = API_PATHS.get(request.path) or (("GET",) if "/" not in _rest else None)
+    if allowed:
+        return fail(405, MESSAGES[405], headers={"Allow": ", ".join(allowed)})
+    return fail(404, MESSAGES[404])
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+@bp.errorhandler(429)
+def _too_many(e: HTTPException):
+    """Over the rate limit; Flask-Limiter adds Retry-After and the X-RateLimit headers afterwards."""
+    if _is_api():
+        return fail(429, MESSAGES[429])
+    return render_template("verify/limited.html"), 429
+
+
+@bp.errorhandler(413)
+def _too_large(e: HTTPException):
+    """A body over the limit, refused by werkzeug (or ``_limit_body``) before it was read."""
+    if _is_api():
+        return fail(413, f"文件超过 {_max_bytes() // MB} MB，无法验证")
+    if request.endpoint == "verify.file_form":
+        return _index(413, file_error=_("文件超过 %(mb)d MB，无法验证", mb=current_platform().settings.public.max_file_mb))
+    return render_template("error.html", code=413, message=_("上传的文件过大")), 413
+
+
+@bp.errorhandler(500)
+def _failed(e: HTTPException):
+    current_app.logger.exception("public verification failed", exc_info=getattr(e, "original_exception", e))
+    if _is_api():
+        return fail(500, "服务器内部错误")
+    return render_template("error.html", code=500, message=_("服务器内部错误")), 500
