@@ -316,12 +316,22 @@ def server(app):
     from waitress.server import create_server
 
     srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            srv.run()
+        except OSError:  # close() pulls the sockets from under the loop's select: how waitress stops
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.effective_port}"
     deadline = time.monotonic() + 10
     while (srv.task_dispatcher.active_count or srv.task_dispatcher.queue) and time.monotonic() < deadline:
         time.sleep(0.01)  # closing under a running task makes it pull a closed trigger
+    closing.set()
     srv.close()
     thread.join(timeout=5)
 
