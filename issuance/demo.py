@@ -37,6 +37,7 @@ class DemoReport:
     identifiers: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    account_id: str = ""  # of the demo client system, to try the sharing interface at once
 
 
 def _password() -> str:
@@ -143,9 +144,11 @@ def run_demo(platform, count: int, admin_name: str = "admin") -> DemoReport:
     from .pipeline import issue
     from .pipeline.documents import documents_dir, file_path
 
-    ids = enter_and_approve(platform, prepare(platform, admin_name), count)
+    setup = prepare(platform, admin_name)
+    ids = enter_and_approve(platform, setup, count)
     report = issue(platform, ids)
-    out = DemoReport(identifiers=list(report.effective), failed={k: f"{s.value}: {e}" for k, (s, e) in report.failed.items()})
+    out = DemoReport(identifiers=list(report.effective), failed={k: f"{s.value}: {e}" for k, (s, e) in report.failed.items()},
+                     account_id=ensure_client_system(platform, setup))
     folder = documents_dir(platform.settings.data_dir)
     out.files = [p for p in (file_path(folder, i) for i in out.identifiers) if p.exists()]
     return out
