@@ -76,13 +76,18 @@ def _setup(state: BlueprintSetupState) -> None:
     app.url_map.converters.setdefault("sharing_any", _AnyPath)
 
 
+def _per_app(name: str, setting: str, default: float, make: Callable[[float], Any], made_with: str) -> Any:
+    """The app's ``name`` object, made again by ``make`` when the config ``setting`` it was made
+    with changes (the setting is read per request, so tests and operators can change it live)."""
+    value = float(current_app.config.get(setting, default))
+    obj = current_app.extensions.get(name)
+    if obj is None or getattr(obj, made_with) != value:
+        obj = current_app.extensions[name] = make(value)
+    return obj
+
+
 def _limiter() -> RateLimiter:
-    """The app's limiter, made again when ``SHARING_RATE_PER_SECOND`` changes (it is read per request)."""
-    rate = float(current_app.config.get("SHARING_RATE_PER_SECOND", DEFAULT_RATE))
-    limiter: RateLimiter | None = current_app.extensions.get("sharing.limiter")
-    if limiter is None or limiter.rate != rate:
-        limiter = current_app.extensions["sharing.limiter"] = RateLimiter(rate)
-    return limiter
+    return _per_app("sharing.limiter", "SHARING_RATE_PER_SECOND", DEFAULT_RATE, RateLimiter, "rate")
 
 
 # --- the state of one call ------------------------------------------------------------------------
@@ -220,12 +225,7 @@ def flush_records(app: Flask, timeout: float = 30.0) -> bool:
 
 
 def _access() -> AccessCache:
-    """The app's cache of access answers, made again when ``SHARING_ACCESS_CACHE_SECONDS`` changes."""
-    ttl = float(current_app.config.get("SHARING_ACCESS_CACHE_SECONDS", DEFAULT_TTL))
-    cache: AccessCache | None = current_app.extensions.get("sharing.access")
-    if cache is None or cache.ttl != ttl:
-        cache = current_app.extensions["sharing.access"] = AccessCache(ttl)
-    return cache
+    return _per_app("sharing.access", "SHARING_ACCESS_CACHE_SECONDS", DEFAULT_TTL, AccessCache, "ttl")
 
 
 @bp.after_request

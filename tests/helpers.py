@@ -47,3 +47,27 @@ def basic(seed: int = 1, **over) -> dict:
          "valid_from": "2024-03-01", "valid_to": "2044-02-29"}
     b.update(over)
     return b
+
+
+def at_once(fn, n: int, barrier: bool = True) -> tuple[list, list[BaseException]]:
+    """``fn()`` in ``n`` threads started together: (results, exceptions), for race tests."""
+    import threading
+
+    results: list = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(n) if barrier else None
+
+    def run() -> None:
+        if start is not None:
+            start.wait()
+        try:
+            results.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's assertions
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors

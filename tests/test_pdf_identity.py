@@ -22,6 +22,7 @@ from issuance import signing_identity
 from issuance.models import PdfSigningIdentity
 from issuance.signing_identity import (RENEW_BEFORE, PdfSigningMaterial, SigningIdentityError,
                                        pdf_signing_material)
+from tests.helpers import at_once
 
 
 def _material(world, ca=None, now: datetime | None = None, department_id: int | None = None) -> PdfSigningMaterial:
@@ -163,20 +164,7 @@ def test_two_processes_at_once_end_with_one_identity(world, monkeypatch):
         return real_make(uow, pdf_ca, dept)
 
     monkeypatch.setattr(signing_identity, "_make_pdf", make_together)
-    results: list[PdfSigningMaterial] = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            results.append(_material(world))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(lambda: _material(world), 2, barrier=False)
     assert not errors, errors
     assert len(results) == 2 and results[0].certificate_der == results[1].certificate_der
     with world.uow() as uow:

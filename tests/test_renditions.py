@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-import threading
 
 import pytest
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from issuance.pipeline import issue
 from issuance.renditions import RenditionEnv, render_counts, rendition
 from issuance.verification import verify_pdf_file
 from tests.test_pipeline import issuing, ofd_file, with_design
-from tests.helpers import approved_licence_type
+from tests.helpers import approved_licence_type, at_once
 
 
 @pytest.fixture
@@ -194,21 +193,7 @@ def test_two_requests_at_once_render_one_valid_file(world, issued):
     c = issued[1]
     env = RenditionEnv.from_platform(world.platform)
     before = render_counts["pdf"]
-    results, errors = [], []
-    start = threading.Barrier(3)
-
-    def ask():
-        start.wait()
-        try:
-            results.append(rendition(env, c.identifier, "pdf"))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(lambda: rendition(env, c.identifier, "pdf"), 3)
     assert not errors and len(set(results)) == 1 and len(results) == 3
     assert render_counts["pdf"] == before + 1
     assert _verify(world, results[0].read_bytes()).valid

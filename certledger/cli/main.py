@@ -81,6 +81,7 @@ def _register() -> None:
     from . import node_cmds  # noqa: F401
     from . import seal_cmds  # noqa: F401
     from . import serve_cmd  # noqa: F401
+    from . import sharing_cmds  # noqa: F401
     from . import user_cmds  # noqa: F401
     from . import verify_cmds  # noqa: F401
 

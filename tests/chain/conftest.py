@@ -43,3 +43,24 @@ def fund(chain_node, w3):
 def new_accounts(chain_node, w3):
     """new_accounts(n): fresh funded accounts on whichever node runs the test."""
     return lambda n=1, wei=10**21: funded(w3, n, wei, chain_node)
+
+
+@pytest.fixture
+def chain_ledger(w3, tmp_path, fund):
+    """A ChainLedger on freshly deployed contracts with two registered issuers, D1 (T1) and D2 (T2)."""
+    import os
+
+    from chain_client.deployment import deploy_once
+    from chain_client.keystore import Keystores
+    from chain_client.transactions import Sender
+    from ledger.chain import ChainLedger
+
+    keys = Keystores(tmp_path / "keystores", os.urandom(16), scrypt_n=2**10)
+    admin = keys.create("platform-admin")
+    fund(admin.address)
+    deployed = deploy_once(Sender(w3, admin), tmp_path)
+    led = ChainLedger(w3, deployed, keys, tmp_path / "chain" / "index")
+    led.register_issuer("D1", "哈尔滨市市场监督管理局", ["T1"])
+    led.register_issuer("D2", "大庆市市场监督管理局", ["T2"])
+    yield led
+    led.close()

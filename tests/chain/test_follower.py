@@ -7,24 +7,8 @@ from datetime import date
 
 import pytest
 
-from chain_client.deployment import deploy_once
-from chain_client.keystore import Keystores
-from chain_client.transactions import Sender
 from ledger import AnchorItem, EventKind as K, LedgerStatus as ST, LifecycleEvent as Ev
 from ledger.chain import ChainLedger
-
-
-@pytest.fixture
-def chain_ledger(w3, tmp_path, fund):
-    keys = Keystores(tmp_path / "keystores", os.urandom(16), scrypt_n=2**10)
-    admin = keys.create("platform-admin")
-    fund(admin.address)
-    deployed = deploy_once(Sender(w3, admin), tmp_path)
-    led = ChainLedger(w3, deployed, keys, tmp_path / "chain" / "index")
-    led.register_issuer("D1", "哈尔滨市市场监督管理局", ["T1"])
-    led.register_issuer("D2", "大庆市市场监督管理局", ["T2"])
-    yield led
-    led.close()
 
 
 def _contract_view(led, cid):
