@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 SAMPLE = json.loads((Path(__file__).resolve().parents[1] / "issuance" / "data" / "business_licence_type.json")
@@ -71,3 +72,35 @@ def at_once(fn, n: int, barrier: bool = True) -> tuple[list, list[BaseException]
     for t in threads:
         t.join()
     return results, errors
+
+
+# --- the web app through Flask's client ----------------------------------------------------------
+
+def web_app(platform):
+    """The app of ``platform`` with the captcha's answer told to tests (never in production)."""
+    from web.app import create_app
+
+    app = create_app(platform)
+    app.config["CAPTCHA_TEST_ANSWER"] = True  # the picture's response tells its answer (tests only)
+    return app
+
+
+def csrf(client, path="/login", ip="127.0.0.1"):
+    html = client.get(path, environ_base={"REMOTE_ADDR": ip}).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def captcha_answer(client, ip="127.0.0.1"):
+    """Draw a captcha for the client's session; the test flag puts its answer in a header."""
+    r = client.get("/captcha.png", environ_base={"REMOTE_ADDR": ip})
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    return r.headers["X-Captcha-Answer"]
+
+
+def login(client, username, password, ip="127.0.0.1", captcha=None, next_=""):
+    token = csrf(client, ip=ip)
+    answer = captcha_answer(client, ip)  # a picture is drawn; ``captcha`` replaces its answer if given
+    answer = answer if captcha is None else captcha
+    return client.post("/login" + next_, data={"username": username, "password": password, "csrf_token": token,
+                                               "captcha": answer},
+                       environ_base={"REMOTE_ADDR": ip})

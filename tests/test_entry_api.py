@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from issuance import accounts, cert_types, certificates
 from issuance.models import AuditEntry, Certificate, CertificateStatus
 from tests.conftest import PASSWORD
-from tests.helpers import approved_licence_type, basic, licence_values, valid_uscc
-from web.app import create_app
+from tests.helpers import approved_licence_type, basic, licence_values, login, valid_uscc, web_app
 
 URL = "/api/v1/certificates"
 ENVELOPE_KEYS = {"head", "data"}
@@ -22,7 +21,7 @@ ENVELOPE_KEYS = {"head", "data"}
 
 @pytest.fixture
 def app(world):
-    return create_app(world.platform)
+    return web_app(world.platform)
 
 
 @pytest.fixture
@@ -113,9 +112,7 @@ def test_batch_in_request_order_with_surface_as_the_standards_list(world, client
 
 
 def test_session_cookie_needs_the_csrf_token_in_a_header(world, client, licence):
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"username": "clerk1", "password": PASSWORD, "csrf_token": csrf})
+    r = login(client, "clerk1", PASSWORD)
     assert r.status_code == 302
     page = client.get("/").get_data(as_text=True)  # signing in starts a new session, with a new CSRF token
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -247,9 +244,7 @@ def test_without_authentication_it_is_401_and_nothing_is_read(world, client, lic
 
 
 def test_a_bad_token_is_401_even_with_a_valid_session(world, client, licence):
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"username": "clerk1", "password": PASSWORD, "csrf_token": csrf})
+    login(client, "clerk1", PASSWORD)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
     r = client.post(URL, json={"typeId": licence, **cert(1)}, headers={"X-CSRFToken": csrf, **bearer("forged")})
     envelope(r, 401)

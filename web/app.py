@@ -59,13 +59,17 @@ def create_app(platform: Platform) -> Flask:
 
     from sharing.api import bp as sharing_bp  # the DB23/T 2836 interface, /sharing
 
-    from . import auth, errors, pki, status, verify
+    from . import auth, errors, pki, stats, status, verify
+    from . import captcha, shell  # login captcha; the user's own pages and the shell (web/shell.py)
     from .api import bp as api_bp  # the JSON API, /api/v1 (web/api/)
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(captcha.bp)
+    app.register_blueprint(shell.bp)
     app.register_blueprint(pki.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(verify.bp)  # public verification, /verify, no login
+    app.register_blueprint(stats.bp)  # 统计, /stats (issuance/statistics.py)
     app.register_blueprint(api_bp)
     app.register_blueprint(sharing_bp)
     errors.register(app)

@@ -59,13 +59,26 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    """User name, password and the captcha; a wrong captcha is not a password failure."""
+    from . import captcha
+
+    error = captcha_error = None
     username = ""
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
+        given = (request.form.get("captcha") or "").strip()
+        outcome = captcha.check(given)  # consumed whatever the outcome: each picture is good for one try
         if not username or not password:
             error = _("请输入用户名和密码")
+        elif not given:
+            captcha_error = _("请输入验证码")
+        elif outcome == captcha.EXPIRED:
+            captcha_error = _("验证码已过期，请点击图片刷新")
+        elif outcome == captcha.MISSING:
+            captcha_error = _("验证码已失效，请点击图片刷新")
+        elif outcome == captcha.WRONG:
+            captcha_error = _("验证码错误")
         else:
             platform = current_platform()
             try:
@@ -76,16 +89,25 @@ def login():
             except AuthenticationFailed:
                 error = _("用户名或密码错误")
             else:
+                lang = session.get("lang")
                 session.clear()
                 session.permanent = True
                 session["uid"], session["ip"] = actor.user_id, client_ip()
+                if lang:
+                    session["lang"] = lang
                 return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=username), (401 if error else 200)
+    failed = error or captcha_error
+    return (render_template("login.html", error=error, captcha_error=captcha_error, username=username,
+                            lockout_threshold=current_platform().policy.lockout_threshold),
+            (401 if failed else 200))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     flash(_("已退出登录"))
     return redirect(url_for("auth.login"))
 

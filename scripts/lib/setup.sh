@@ -66,3 +66,20 @@ ensure_contract_tools() {
     cp "$lock" "$stamp"
   fi
 }
+
+ensure_web_assets() {
+  # ECharts for the statistics page, as pinned in web/assets/package-lock.json, served by the app
+  # itself (web/static/vendor/, gitignored, made here): no CDN.
+  command -v npm >/dev/null || apt_install nodejs npm
+  local dir="$ROOT/web/assets" lock="$ROOT/web/assets/package-lock.json"
+  local stamp="$ROOT/web/assets/node_modules/.certledger-lock" out="$ROOT/web/static/vendor/echarts.min.js"
+  if [ ! -f "$dir/node_modules/echarts/dist/echarts.min.js" ] || ! cmp -s "$lock" "$stamp"; then
+    log "npm ci in web/assets/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    cp "$lock" "$stamp"
+  fi
+  if ! cmp -s "$dir/node_modules/echarts/dist/echarts.min.js" "$out"; then
+    mkdir -p "$(dirname "$out")"
+    cp "$dir/node_modules/echarts/dist/echarts.min.js" "$out.tmp" && mv "$out.tmp" "$out"
+  fi
+}

@@ -24,13 +24,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("live") / "data"
+def served(data: Path, *, local: bool = False, after_init: list[list[str]] = ()):
+    """Initialise ``data``, run each of ``after_init`` (certledger arguments), then serve it with
+    the captcha's answer told to tests; yields the URL, stops the server after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLEDGER_")}
-    subprocess.run([str(BIN), "init", str(data), "--admin-password", ADMIN_PASSWORD], check=True, env=env,
-                   capture_output=True)
+    subprocess.run([str(BIN), "init", *(["--local"] if local else []), str(data), "--admin-password", ADMIN_PASSWORD],
+                   check=True, env=env, capture_output=True)
+    for args in after_init:
+        subprocess.run([str(BIN), "--data-dir", str(data), *args], check=True, env=env, capture_output=True)
     port = free_port()
+    env["CERTLEDGER_TEST_CAPTCHA_ANSWER"] = "1"  # the captcha picture's response tells its answer (tests only)
     proc = subprocess.Popen([str(BIN), "--data-dir", str(data), "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -48,6 +51,12 @@ def live_server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """A deployment on its own chain (the default of `certledger init`)."""
+    yield from served(tmp_path_factory.mktemp("live") / "data")
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +79,12 @@ def page(browser):
     pg = ctx.new_page()
     yield pg
     ctx.close()
+
+
+def captcha_of(page, action) -> str:
+    """Run ``action`` (which loads a captcha picture) and return that picture's answer."""
+    with page.expect_response(lambda r: "/captcha.png" in r.url) as info:
+        action()
+    response = info.value
+    assert response.status == 200 and response.header_value("content-type") == "image/png"
+    return response.header_value("x-captcha-answer")

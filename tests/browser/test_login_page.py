@@ -1,13 +1,14 @@
 """Login and the deployment state page in a real browser against a real server."""
 
-from tests.browser.conftest import ADMIN_PASSWORD
+from tests.browser.conftest import ADMIN_PASSWORD, captcha_of
 
 
 def test_login_then_state_page(live_server, page, tmp_path):
-    page.goto(live_server + "/")
+    answer = captcha_of(page, lambda: page.goto(live_server + "/"))
     assert page.url.endswith("/login?next=/")
     page.fill("#username", "admin")
     page.fill("#password", ADMIN_PASSWORD)
+    page.fill("#captcha", answer)
     page.click("button.primary")
     page.wait_for_selector("#deployment-state")
     mode = page.inner_text("#ledger-mode")  # a fresh deployment runs its own chain, contracts deployed
@@ -16,9 +17,10 @@ def test_login_then_state_page(live_server, page, tmp_path):
 
 
 def test_wrong_password_message_next_to_the_field(live_server, page):
-    page.goto(live_server + "/login")
+    answer = captcha_of(page, lambda: page.goto(live_server + "/login"))
     page.fill("#username", "admin")
     page.fill("#password", "not-the-password")
+    page.fill("#captcha", answer)
     page.click("button.primary")
     error = page.wait_for_selector("#login-error")
     assert "用户名或密码错误" in error.inner_text()

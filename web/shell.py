@@ -1,0 +1,284 @@
+"""The signed-in user's own pages: change password, profile and avatar, switch department or tenant.
+
+Also the shell every page shares: the user menu (name, department, the switches shown only when
+there is something to switch to) and the left navigation, whose entries depend on the role and
+appear only once their route exists (later features add their endpoints to ``NAV``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from issuance import accounts
+from issuance.errors import NotFound, PermissionDenied, ValidationError
+from issuance.models import Department, RoleCode, Tenant, User
+
+from .app import current_platform
+from .auth import current_actor, login_required
+
+bp = Blueprint("shell", __name__, url_prefix="/account")
+
+AVATAR_MAX_BYTES = 1024 * 1024
+AVATAR_SIZE = 128
+AVATAR_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+
+ALL = None  # every signed-in user
+ADMINS = {RoleCode.PLATFORM_ADMIN.value}
+DEPT_ADMINS = {RoleCode.PLATFORM_ADMIN.value, RoleCode.DEPT_ADMIN.value}
+
+# (endpoint, label, roles that see it or ALL); shown only when the endpoint is registered
+NAV: list[tuple[str, object, set[str] | None]] = [
+    ("status.index", _l("首页"), ALL),
+    ("verify.index", _l("证照核验"), ALL),
+    ("pki.root", _l("平台根证书"), DEPT_ADMINS),
+    ("sharing.openapi", _l("共享接口说明"), ADMINS),
+    ("shell.profile", _l("个人信息"), ALL),
+]
+
+
+def nav_entries(actor) -> list[dict]:
+    views = current_app.view_functions
+    out = []
+    for endpoint, label, roles in NAV:
+        if endpoint not in views:
+            continue
+        if roles is not ALL and not actor.is_admin and not (actor.roles & roles):
+            continue
+        out.append({"endpoint": endpoint, "label": label, "url": url_for(endpoint),
+                    "active": request.endpoint == endpoint})
+    return out
+
+
+def _avatar_dir() -> Path:
+    return current_platform().settings.data_dir / "files" / "avatars"
+
+
+def _avatar_path(user_id: int) -> Path:
+    return _avatar_dir() / f"{int(user_id)}.png"
+
+
+@bp.app_context_processor
+def _shell_context() -> dict:
+    """What the top bar and the navigation need; nothing when nobody is signed in."""
+    actor = g.get("actor")
+    if actor is None:
+        return {"shell": None}
+    platform = current_platform()
+    with platform.uow() as uow:
+        user = uow.session.get(User, actor.user_id)
+        if user is None:
+            return {"shell": None}
+        departments = accounts.departments_of(uow, user)
+        tenants = accounts.tenants_of(uow, actor)
+        dept = uow.session.get(Department, actor.department_id) if actor.department_id else None
+        tenant = uow.session.get(Tenant, actor.tenant_id)
+        info = {
+            "username": user.username,
+            "display_name": user.display_name or user.username,
+            "department": dept.name if dept else "",
+            "tenant": tenant.name if tenant else "",
+            "several_departments": len(departments) > 1,
+            "several_tenants": len(tenants) > 1,
+            "has_avatar": _avatar_path(user.id).is_file(),
+            "nav": nav_entries(actor),
+        }
+    return {"shell": info}
+
+
+# --- field errors of the domain, in the reader's language ---------------------------------------
+
+def _field_errors(e: ValidationError) -> dict[str, str]:
+    policy = current_platform().policy
+    out = {}
+    for field, text in e.errors.items():
+        if field == "old_password":
+            out[field] = _("当前密码错误")
+        elif field == "confirm_password":
+            out[field] = _("两次输入的新密码不一致")
+        elif field == "new_password" and "different" in text:
+            out[field] = _("新密码不能与当前密码相同")
+        elif field == "new_password" and "characters" in text:
+            out[field] = _("密码长度不少于 %(n)d 位", n=policy.min_length)
+        elif field == "new_password":
+            out[field] = _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类", n=policy.min_classes)
+        elif field == "display_name":
+            out[field] = _("姓名为 1 到 64 个字符")
+        elif field == "email":
+            out[field] = _("邮箱格式不正确")
+        elif field == "phone":
+            out[field] = _("手机号码格式不正确")
+        else:
+            out[field or "form"] = text
+    return out
+
+
+def _policy_hint() -> str:
+    policy = current_platform().policy
+    return _("密码长度不少于 %(n)d 位，且包含小写字母、大写字母、数字、符号中的至少 %(k)d 类",
+             n=policy.min_length, k=policy.min_classes)
+
+
+# --- change password ------------------------------------------------------------------------------
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        platform = current_platform()
+        try:
+            with platform.uow() as uow:
+                accounts.change_password(uow, current_actor(), platform.policy, request.form.get("old_password", ""),
+                                         request.form.get("new_password", ""),
+                                         request.form.get("confirm_password", ""))
+                uow.commit()
+        except ValidationError as e:
+            errors = _field_errors(e)
+        else:
+            flash(_("密码已修改"))
+            return redirect(url_for(".password"))
+    return render_template("shell/password.html", errors=errors, hint=_policy_hint()), (400 if errors else 200)
+
+
+# --- profile and avatar ---------------------------------------------------------------------------
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    platform = current_platform()
+    actor = current_actor()
+    errors: dict[str, str] = {}
+    form = None
+    if request.method == "POST":
+        form = {k: (request.form.get(k) or "").strip() for k in ("display_name", "email", "phone")}
+        try:
+            with platform.uow() as uow:
+                accounts.update_profile(uow, actor, form["display_name"], form["email"], form["phone"])
+                uow.commit()
+        except ValidationError as e:
+            errors = _field_errors(e)
+        else:
+            flash(_("个人信息已保存"))
+            return redirect(url_for(".profile"))
+    with platform.uow() as uow:
+        user = uow.session.get(User, actor.user_id)
+        values = form or {"display_name": user.display_name, "email": user.email, "phone": user.phone}
+        username = user.username
+    return (render_template("shell/profile.html", values=values, username=username, errors=errors,
+                            avatar_errors={}), (400 if errors else 200))
+
+
+def normalise_avatar(data: bytes) -> bytes:
+    """A PNG or JPEG of at most 1 MB, re-encoded as a 128x128 PNG; ValueError with the reason."""
+    if len(data) > AVATAR_MAX_BYTES:
+        raise ValueError(_("头像文件不能超过 1 MB"))
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in ("PNG", "JPEG"):
+                raise ValueError(_("头像只能是 PNG 或 JPEG 图片"))
+            if img.width * img.height > AVATAR_MAX_PIXELS:
+                raise ValueError(_("图片尺寸过大"))
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = img.convert("RGBA" if img.mode in ("RGBA", "LA", "P") else "RGB")
+            img = ImageOps.fit(img, (AVATAR_SIZE, AVATAR_SIZE), Image.LANCZOS)
+            out = io.BytesIO()
+            img.save(out, "PNG", optimize=True)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+        raise ValueError(_("头像只能是 PNG 或 JPEG 图片")) from None
+
+
+@bp.route("/avatar", methods=["POST"])
+@login_required
+def upload_avatar():
+    actor = current_actor()
+    upload = request.files.get("avatar")
+    data = upload.read(AVATAR_MAX_BYTES + 1) if upload else b""
+    error = None
+    if not data:
+        error = _("请选择图片文件")
+    else:
+        try:
+            png = normalise_avatar(data)
+        except ValueError as e:
+            error = str(e)
+    if error:
+        platform = current_platform()
+        with platform.uow() as uow:
+            user = uow.session.get(User, actor.user_id)
+            values = {"display_name": user.display_name, "email": user.email, "phone": user.phone}
+            username = user.username
+        return render_template("shell/profile.html", values=values, username=username, errors={},
+                               avatar_errors={"avatar": error}), 400
+    target = _avatar_path(actor.user_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(png)
+    os.replace(tmp, target)
+    flash(_("头像已更新"))
+    return redirect(url_for(".profile"))
+
+
+@bp.route("/avatar.png")
+@login_required
+def avatar():
+    path = _avatar_path(current_actor().user_id)
+    if not path.is_file():
+        abort(404)
+    resp = send_file(io.BytesIO(path.read_bytes()), mimetype="image/png")
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+# --- switch department / tenant -------------------------------------------------------------------
+
+def _switch(kind: str, field: str, current: int | None, switch, choices, refused: str, done: str):
+    """GET: the choices; POST: switch the session's acting ``kind`` (department or tenant) to one of them."""
+    platform = current_platform()
+    actor = current_actor()
+    if request.method == "POST":
+        try:
+            target = int(request.form.get(field, ""))
+        except ValueError:
+            abort(400)
+        try:
+            with platform.uow() as uow:
+                new = switch(uow, actor, platform.policy, target)
+                uow.commit()
+        except (PermissionDenied, NotFound):
+            return render_template("error.html", code=403, message=refused), 403
+        g.actor = new
+        flash(done)
+        return redirect(url_for("status.index"))
+    with platform.uow() as uow:
+        options = choices(uow, actor)
+    return render_template("shell/switch.html", kind=kind, choices=options, current=current, field=field,
+                           action=url_for(f".{kind}"))
+
+
+@bp.route("/department", methods=["GET", "POST"])
+@login_required
+def department():
+    def choices(uow, actor):
+        return [(d.id, d.name) for d in accounts.departments_of(uow, uow.session.get(User, actor.user_id))]
+
+    return _switch("department", "department_id", current_actor().department_id, accounts.switch_department, choices,
+                   _("您在该部门没有角色，不能切换到该部门"), _("已切换部门"))
+
+
+@bp.route("/tenant", methods=["GET", "POST"])
+@login_required
+def tenant():
+    def choices(uow, actor):
+        return [(t.id, t.name) for t in accounts.tenants_of(uow, actor)]
+
+    return _switch("tenant", "tenant_id", current_actor().tenant_id, accounts.switch_tenant, choices,
+                   _("您不能切换到该租户"), _("已切换租户"))
