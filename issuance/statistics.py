@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from . import usage
@@ -63,27 +63,6 @@ class Overview:
     used_share: float              # 0.0 .. 1.0; 0.0 when nothing is issued
 
 
-def _issued(tenant_id: int, department_id: int | None):
-    q = select(Certificate.id).where(Certificate.tenant_id == tenant_id, Certificate.status.in_(usage.ISSUED))
-    return q if department_id is None else q.where(Certificate.department_id == department_id)
-
-
-def _count(session: Session, stmt) -> int:
-    return session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-
-
-def _used_in_department(session: Session, tenant_id: int, department_id: int) -> tuple[int, int]:
-    """(issued, used) for one department, with ``usage.stats``'s definition of "used"."""
-    issued_q = _issued(tenant_id, department_id)
-    used_by = select(UsageRecord.id).where(
-        UsageRecord.tenant_id == tenant_id, UsageRecord.result_code == usage.RESULT_OK, or_(
-            UsageRecord.certificate_identifier == Certificate.identifier,
-            and_(UsageRecord.certificate_identifier.is_(None),
-                 UsageRecord.holder_code_index == Certificate.holder_code_index,
-                 UsageRecord.type_code == Certificate.type_code)))
-    return _count(session, issued_q), _count(session, issued_q.where(used_by.exists()))
-
-
 def overview(session: Session, actor: Actor) -> Overview:
     tenant = actor.tenant_id
     dept = None if actor.is_admin else actor.require_department()
@@ -96,7 +75,7 @@ def overview(session: Session, actor: Actor) -> Overview:
         issued, used, calls = st["issued_certificates"], st["used_certificates"], st["total_calls"]
         applications = sum(n for status, n in st["usage_by_status"].items() if status != U.DRAFT.value)
     else:
-        issued, used = _used_in_department(session, tenant, dept)
+        issued, used = usage.issued_and_used(session, tenant, dept)
         calls = session.execute(select(func.count()).select_from(UsageRecord).where(
             UsageRecord.tenant_id == tenant, UsageRecord.department_id == dept)).scalar_one()
         applications = session.execute(select(func.count()).select_from(UsageApplication).where(

@@ -380,13 +380,30 @@ def records(uow: UnitOfWork, actor: Actor, client_system_id: int | None = None, 
                     {"at": UsageRecord.at, "interface": UsageRecord.interface, "duration_ms": UsageRecord.duration_ms})
 
 
-def stats(session: Session, tenant_id: int) -> dict[str, Any]:
-    """Figures for the sharing overview of one tenant.
+def issued_and_used(session: Session, tenant_id: int, department_id: int | None = None) -> tuple[int, int]:
+    """(issued certificates, those used through the interface) of a tenant, or of one department.
 
     A certificate counts as used when a successful call named it by identifier, or asked by its
     holder (blind index) and type; a call by holder may thus mark every issued version of that
     holder's certificate of the type as used.
     """
+    issued_q = select(Certificate.id).where(Certificate.tenant_id == tenant_id, Certificate.status.in_(ISSUED))
+    if department_id is not None:
+        issued_q = issued_q.where(Certificate.department_id == department_id)
+    used_by = select(UsageRecord.id).where(UsageRecord.tenant_id == tenant_id, UsageRecord.result_code == RESULT_OK, or_(
+        UsageRecord.certificate_identifier == Certificate.identifier,
+        and_(UsageRecord.certificate_identifier.is_(None),
+             UsageRecord.holder_code_index == Certificate.holder_code_index,
+             UsageRecord.type_code == Certificate.type_code)))
+
+    def count(q) -> int:
+        return session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+
+    return count(issued_q), count(issued_q.where(used_by.exists()))
+
+
+def stats(session: Session, tenant_id: int) -> dict[str, Any]:
+    """Figures for the sharing overview of one tenant ("used" as ``issued_and_used`` counts it)."""
     in_tenant = UsageRecord.tenant_id == tenant_id
     total = session.execute(select(func.count()).select_from(UsageRecord).where(in_tenant)).scalar_one()
     ok = session.execute(select(func.count()).select_from(UsageRecord).where(
@@ -400,15 +417,7 @@ def stats(session: Session, tenant_id: int) -> dict[str, Any]:
     by_status = {U(k).value: n for k, n in session.execute(
         select(UsageApplication.status, func.count()).where(UsageApplication.tenant_id == tenant_id)
         .group_by(UsageApplication.status)).all()}
-    issued_q = select(Certificate.id).where(Certificate.tenant_id == tenant_id, Certificate.status.in_(ISSUED))
-    issued = session.execute(select(func.count()).select_from(issued_q.subquery())).scalar_one()
-    used_by = select(UsageRecord.id).where(in_tenant, UsageRecord.result_code == RESULT_OK, or_(
-        UsageRecord.certificate_identifier == Certificate.identifier,
-        and_(UsageRecord.certificate_identifier.is_(None),
-             UsageRecord.holder_code_index == Certificate.holder_code_index,
-             UsageRecord.type_code == Certificate.type_code)))
-    used = session.execute(select(func.count()).select_from(
-        issued_q.where(used_by.exists()).subquery())).scalar_one()
+    issued, used = issued_and_used(session, tenant_id)
     return {
         "total_calls": total,
         "successful_calls": ok,

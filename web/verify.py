@@ -78,6 +78,9 @@ def _setup(state: BlueprintSetupState) -> None:
         app.extensions["csrf"].exempt(f"{__name__}.{name}")
     limiter = Limiter(key_func=client_ip, storage_uri="memory://", headers_enabled=True, key_prefix="verify")
     limiter.init_app(app)
+    # its hook runs on every request of the app: let it stop at once outside /verify (the sharing
+    # interface has its own limits and is the path that must be fast)
+    limiter.request_filter(lambda: request.blueprint != bp.name)
     for kind in RATE_SETTING:
         limiter.shared_limit(partial(_rate, kind), scope=f"public-{kind}",
                              exempt_when=lambda kind=kind: _kind() != kind)(bp)
