@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 
 from sqlalchemy import select
 
-from ledger.chain.reads import Located, located
+from ledger.chain.reads import Located
 
 from .models import OutboxItem
 
@@ -53,8 +53,7 @@ def locator(session_factory, cache_size: int = 100_000) -> Callable[[str], Locat
         if row is None or not row.digest or not row.batch_root:
             return None
         try:
-            return located(bytes.fromhex(row.digest), bytes.fromhex(row.batch_root),
-                           [bytes.fromhex(p) for p in row.proof or []])
+            return Located.from_hex(row.digest, row.batch_root, row.proof or [])
         except ValueError:  # a malformed record locates nothing (the chain would refuse it anyway)
             return None
 

@@ -93,8 +93,8 @@ class ChainFollower:
         for c in (ledger, registry):
             for ev in c.events:
                 self._events[(c.address.lower(), bytes(HexBytes(ev.topic)))] = ev
-        meta = self.db.get(META)
-        self.block, self.hash = (orjson.loads(meta)["block"], orjson.loads(meta)["hash"]) if meta else (-1, "")
+        meta = self._get(META) or {"block": -1, "hash": ""}
+        self.block, self.hash = meta["block"], meta["hash"]
 
     def mark_stale(self) -> None:
         """After a transaction of ours: the next read catches up first."""

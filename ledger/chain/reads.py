@@ -30,6 +30,11 @@ class Located:
     root: bytes
     proof: tuple[bytes, ...]
 
+    @classmethod
+    def from_hex(cls, digest: str, root: str, proof: Sequence[str]) -> "Located":
+        """From the hex strings anchoring records keep; ValueError if one is not hex."""
+        return cls(bytes.fromhex(digest), bytes.fromhex(root), tuple(bytes.fromhex(p) for p in proof))
+
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
@@ -133,6 +138,3 @@ class FollowedReads:
     def head(self) -> int:
         return self.w3.eth.block_number
 
-
-def located(digest: bytes, root: bytes, proof: Sequence[bytes]) -> Located:
-    return Located(bytes(digest), bytes(root), tuple(bytes(p) for p in proof))

@@ -25,7 +25,7 @@ from ..interface import (
 from ..merkle import build
 from .follower import ChainFollower
 from .index import ChainIndex
-from .reads import FollowedReads, Located, located, now, unreachable_is_ledger_error
+from .reads import FollowedReads, Located, now, unreachable_is_ledger_error
 
 KIND_CODES = {EventKind.REPORT_LOSS: 1, EventKind.REVOKE: 2, EventKind.ANNUAL_REVIEW: 3, EventKind.CHANGE: 4}
 ZERO = b"\0" * 32
@@ -160,7 +160,7 @@ class ChainLedger(FollowedReads, Ledger):
         rec = self.index.get(certificate_id)
         if rec is None:
             return None
-        return located(bytes.fromhex(rec["digest"]), bytes.fromhex(rec["root"]), [bytes.fromhex(p) for p in rec["proof"]])
+        return Located.from_hex(rec["digest"], rec["root"], rec["proof"])
 
     def _issuers(self) -> dict[str, dict]:
         return self.index.issuers()
