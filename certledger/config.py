@@ -48,6 +48,9 @@ class ServerSettings(_Section):
     max_upload_mb: int = Field(20, ge=1, le=1024)
     session_minutes: int = Field(60, ge=5, le=24 * 60)
     language: str = Field("zh_CN", pattern=r"^(zh_CN|en)$")
+    public_url: str = Field("", pattern=r"^(https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?)?$",
+                            description="the address verifiers reach this platform at (the QR code on every "
+                                        "certificate points there); empty: http://host:port of this server")
 
 
 class DatabaseSettings(_Section):

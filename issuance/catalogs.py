@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from . import approval, audit, states
@@ -25,6 +27,8 @@ def register(uow: UnitOfWork, actor: Actor, type_id: int, share_type: str, descr
     """First registration, or re-registration of a changed catalog; both go to review."""
     actor.require(RoleCode.DEPT_ADMIN, RoleCode.CLERK)
     share = _share(share_type)
+    if len(usage_restriction.strip()) > 256:
+        raise ValidationError({"usage_restriction": "at most 256 characters"})
     t = uow.session.get(CertificateType, type_id)
     if t is None or t.tenant_id != actor.tenant_id:
         raise NotFound(f"certificate type {type_id} not found")
@@ -102,3 +106,55 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", share_type: str = "", 
         stmt = stmt.where(Catalog.department_id == department_id)
     return paginate(uow.session, stmt, page, size, sort,
                     {"created_at": Catalog.created_at, "name": CertificateType.name, "share_type": Catalog.share_type})
+
+
+# --- reading for the catalog pages (web/catalogs.py) ------------------------------------------------
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """A catalog with what its list row shows: the type it shares and the owning department."""
+
+    catalog: Catalog
+    type: CertificateType
+    department: str
+
+
+def get_visible(uow: UnitOfWork, actor: Actor, catalog_id: int) -> Catalog:
+    """An approved catalog is the tenant's public directory; any other state is seen only by its
+    own department and the admins (a waiting or rejected registration is not published)."""
+    cat = get(uow, actor, catalog_id)
+    if cat.status is not ReviewState.APPROVED and not actor.can_see_department(cat.department_id):
+        raise NotFound(f"catalog {catalog_id} not found")
+    return cat
+
+
+def of_type(uow: UnitOfWork, actor: Actor, type_id: int) -> Catalog | None:
+    """The catalog a type is registered as, if any (the register form starts from it)."""
+    cat = uow.session.execute(select(Catalog).where(Catalog.type_id == type_id,
+                                                    Catalog.tenant_id == actor.tenant_id)).scalar_one_or_none()
+    if cat is not None and not actor.can_see_department(cat.department_id) and cat.status is not ReviewState.APPROVED:
+        return None
+    return cat
+
+
+def search_rows(uow: UnitOfWork, actor: Actor, own_only: bool = False, **criteria) -> Page[CatalogRow]:
+    """``search`` with each catalog's type and department name; ``own_only`` keeps a non-admin to
+    the catalogs of their current department (目录管理)."""
+    if own_only and not actor.is_admin:
+        criteria["department_id"] = actor.require_department()
+    page = search(uow, actor, **criteria)
+    type_ids = {c.type_id for c in page.items}
+    types = {t.id: t for t in uow.session.execute(
+        select(CertificateType).where(CertificateType.id.in_(type_ids))).scalars()} if type_ids else {}
+    names = department_choices(uow, actor)
+    rows = [CatalogRow(c, types[c.type_id], dict(names).get(c.department_id, "")) for c in page.items]
+    return Page(rows, page.total, page.page, page.size)
+
+
+def department_choices(uow: UnitOfWork, actor: Actor) -> list[tuple[int, str]]:
+    """The tenant's departments as (id, name), for filters and forms."""
+    from .models import Department
+
+    rows = uow.session.execute(select(Department.id, Department.name).where(
+        Department.tenant_id == actor.tenant_id).order_by(Department.name, Department.id))
+    return [(i, n) for i, n in rows]

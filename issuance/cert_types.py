@@ -109,10 +109,29 @@ def validate_fields(fields: Iterable[Mapping[str, Any]]) -> list[dict]:
     return out
 
 
+def _validate_all(data: Mapping[str, Any], fields: Iterable[Mapping[str, Any]] | None) -> tuple[dict, list[dict] | None]:
+    """Scalars and fields checked together, so a form shows every problem at once."""
+    errors: dict[str, str] = {}
+    scalars: dict = {}
+    defs: list[dict] | None = None
+    try:
+        scalars = _validate_scalars(data)
+    except ValidationError as e:
+        errors.update(e.errors)
+    if fields is not None:
+        try:
+            defs = validate_fields(fields)
+        except ValidationError as e:
+            errors.update(e.errors)
+    if errors:
+        raise ValidationError(errors)
+    return scalars, defs
+
+
 def create(uow: UnitOfWork, actor: Actor, fields: Iterable[Mapping[str, Any]], **data) -> CertificateType:
     actor.require(RoleCode.DEPT_ADMIN, RoleCode.CLERK)
     dept_id = actor.require_department()
-    scalars, field_defs = _validate_scalars(data), validate_fields(fields)
+    scalars, field_defs = _validate_all(data, fields)
     s = uow.session
     if s.execute(select(func.count()).select_from(CertificateType).where(
             CertificateType.tenant_id == actor.tenant_id, CertificateType.code == scalars["code"])).scalar():
@@ -154,14 +173,15 @@ def update(uow: UnitOfWork, actor: Actor, type_id: int, fields: Iterable[Mapping
     if t.status is ReviewState.SUBMITTED:
         raise IllegalTransition("certificate_type", t.id, t.status.value, "edited", "it is under review")
     current = {k: getattr(t, k) for k in SCALARS}
-    scalars = _validate_scalars({**current, **data})
+    scalars, defs = _validate_all({**current, **data}, fields)
     if scalars["code"] != t.code and has_certificates(uow, t.id):
         raise ValidationError({"code": "the type code cannot change once certificates exist"})
-    if fields is not None:
-        defs = validate_fields(fields)
+    if fields is not None and defs is not None:
         if has_certificates(uow, t.id):
             raise ValidationError({"fields": "fields cannot change once certificates of this type exist"})
-        t.fields = [TypeField(**fd) for fd in defs]
+        t.fields.clear()
+        uow.session.flush()  # the old rows go first: a kept column name is unique per type
+        t.fields.extend(TypeField(**fd) for fd in defs)
     for k, v in scalars.items():
         setattr(t, k, v)
     if t.status is ReviewState.APPROVED and fields is not None:
@@ -187,6 +207,11 @@ def delete(uow: UnitOfWork, actor: Actor, type_id: int) -> None:
     t = _own(uow, actor, type_id)
     if has_certificates(uow, t.id):
         raise Conflict(f"{t.name} has certificates and cannot be deleted")
+    from .models import Catalog
+
+    if uow.session.execute(select(func.count()).select_from(Catalog).where(Catalog.type_id == t.id)).scalar():
+        # the catalog row references the type: deleting it first is a visible decision (目录管理)
+        raise Conflict(f"{t.name} is registered as a catalog; delete the catalog first")
     audit.record(uow.session, actor, "certificate_type.delete", "certificate_type", t.id, name=t.name, code=t.code)
     uow.session.delete(t)
 
@@ -233,3 +258,47 @@ def from_sample(sample: Mapping[str, Any], code: str) -> dict:
     return dict(name=sample["name"], code=code, holder_type="01",
                 fields=[{"name": f["name"], "column_name": f["columnName"], "value_type": f["valueType"],
                          "required": f.get("required", False)} for f in sample["fields"]])
+
+
+# --- reading for the management pages (web/types.py) ------------------------------------------------
+
+def get_for_department(uow: UnitOfWork, actor: Actor, type_id: int) -> CertificateType:
+    """A type as its own department (or an admin) sees it on the management pages.
+
+    ``get`` lets every department read a type because catalogs describe it to everyone; the
+    type management pages are a department's own workbench, so another department's type is
+    "not found" there rather than readable.
+    """
+    t = get(uow, actor, type_id)
+    if not actor.can_see_department(t.department_id):
+        raise NotFound(f"certificate type {type_id} not found")
+    return t
+
+
+def choices(uow: UnitOfWork, actor: Actor, own_only: bool = False,
+            approved_only: bool = True) -> list[CertificateType]:
+    """Types to pick from in a form (matter links): approved ones of the tenant, or of the
+    actor's department when ``own_only`` (admins always see the whole tenant)."""
+    stmt = select(CertificateType).where(CertificateType.tenant_id == actor.tenant_id)
+    if approved_only:
+        stmt = stmt.where(CertificateType.status == ReviewState.APPROVED)
+    if own_only and not actor.is_admin:
+        stmt = stmt.where(CertificateType.department_id == actor.department_id)
+    return list(uow.session.execute(stmt.order_by(CertificateType.name, CertificateType.id)).scalars())
+
+
+def department_names(uow: UnitOfWork, department_ids: Iterable[int]) -> dict[int, str]:
+    """Department names by id, for lists that show whose record a row is."""
+    from .models import Department
+
+    ids = set(department_ids)
+    if not ids:
+        return {}
+    rows = uow.session.execute(select(Department.id, Department.name).where(Department.id.in_(ids)))
+    return {i: n for i, n in rows}
+
+
+def review_history(uow: UnitOfWork, actor: Actor, type_id: int) -> list:
+    """The type's submissions and decisions (with rejection reasons), oldest first."""
+    t = get_for_department(uow, actor, type_id)
+    return approval.history(uow.session, approval.TYPE_REVIEW.kind, t.id)

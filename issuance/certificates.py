@@ -411,3 +411,41 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", type
     return paginate(uow.session, stmt, page, size, sort, {
         "created_at": Certificate.created_at, "holder": Certificate.holder, "number": Certificate.number,
         "issue_date": Certificate.issue_date, "status": Certificate.status})
+
+
+def search_all_departments(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "",
+                           department_id: int | None = None, type_id: int | None = None, holder_code: str = "",
+                           page: int = 1, size: int = 20, sort: str = "-created_at") -> Page[Certificate]:
+    """证照维护: every department's certificates of the tenant, for the platform admin only.
+
+    The same filters as ``search`` plus the issuing department; sortable by department too.
+    """
+    actor.require_admin()
+    stmt = select(Certificate).where(Certificate.tenant_id == actor.tenant_id)
+    if department_id:
+        stmt = stmt.where(Certificate.department_id == department_id)
+    if type_id:
+        stmt = stmt.where(Certificate.type_id == type_id)
+    if text:
+        pat = like(text)
+        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
+                          | Certificate.identifier.like(pat, escape="\\"))
+    if status:
+        try:
+            stmt = stmt.where(Certificate.status == S(status))
+        except ValueError:
+            raise ValidationError({"status": "unknown status"}) from None
+    if holder_code:
+        stmt = stmt.where(Certificate.holder_code_index == uow.cipher.blind_index(holder_code))
+    return paginate(uow.session, stmt, page, size, sort, {
+        "created_at": Certificate.created_at, "holder": Certificate.holder, "number": Certificate.number,
+        "issue_date": Certificate.issue_date, "status": Certificate.status, "issue_dept": Certificate.issue_dept})
+
+
+def issuing_matters(uow: UnitOfWork, actor: Actor, type_id: int) -> list[Matter]:
+    """The matters that issue ``type_id`` (the choices of an entry form's 关联事项), by code.
+
+    Only for a type the actor may enter certificates of (``_issuable_type`` decides).
+    """
+    t, _dept = _issuable_type(uow, actor, type_id)
+    return [m for _code, m in sorted(_issuing_matters(uow, t.id).items())]

@@ -313,3 +313,14 @@ def authenticate(session: Session, account_id: str, ip: str) -> ClientSystem:
     if caller is None or caller not in cs.ips:
         raise AccessRefused(AccessReason.IP_NOT_BOUND, f"{ip} is not bound to this AccountId")
     return cs
+
+
+def choices(uow: UnitOfWork, actor: Actor, approved_only: bool = True) -> list[tuple[int, str]]:
+    """(id, name) of the systems the actor's department may use (an admin: every department's),
+    by name: the options of the usage application form and of the record filter."""
+    stmt = select(ClientSystem.id, ClientSystem.name).where(ClientSystem.tenant_id == actor.tenant_id)
+    if not actor.is_admin:
+        stmt = stmt.where(ClientSystem.department_id == actor.require_department())
+    if approved_only:
+        stmt = stmt.where(ClientSystem.status == R.APPROVED)
+    return [(i, n) for i, n in uow.session.execute(stmt.order_by(ClientSystem.name, ClientSystem.id)).all()]

@@ -14,6 +14,7 @@ from .models.org import ReviewState
 from .unit_of_work import UnitOfWork
 
 EDITABLE = ("name", "code", "region_code", "contact_name", "contact_phone", "address")
+LIMITS = {"contact_name": 64, "contact_phone": 32, "address": 256}  # the column sizes
 
 
 def _validate(data: dict) -> dict:
@@ -27,6 +28,9 @@ def _validate(data: dict) -> dict:
         errors["code"] = "the issuing-authority code: letters and digits, at most 32"
     if not is_region_code(region):
         errors["region_code"] = "a six-digit region code such as 230100"
+    for key, most in LIMITS.items():
+        if len((data.get(key) or "").strip()) > most:
+            errors[key] = f"at most {most} characters"
     if errors:
         raise ValidationError(errors)
     clean = {k: (data.get(k) or "").strip() for k in EDITABLE}
@@ -77,13 +81,28 @@ def get(uow: UnitOfWork, actor: Actor, department_id: int) -> Department:
     return dept
 
 
+def may_change(actor: Actor, dept: Department) -> bool:
+    """The admin; the department's own admin; before approval, its applicant (whose roles count
+    only once the department is approved, see accounts.actor_for)."""
+    if actor.is_admin:
+        return True
+    if dept.id != actor.department_id:
+        return False
+    if dept.status is not ReviewState.APPROVED and dept.created_by_id == actor.user_id:
+        return True
+    return RoleCode.DEPT_ADMIN.value in actor.roles
+
+
 def _own(uow: UnitOfWork, actor: Actor, department_id: int) -> Department:
     dept = get(uow, actor, department_id)
-    if not actor.is_admin:
-        actor.require(RoleCode.DEPT_ADMIN)
-        if dept.id != actor.department_id:
-            raise PermissionDenied("only your own department can be changed")
+    if not may_change(actor, dept):
+        raise PermissionDenied("only your own department can be changed, by its admin")
     return dept
+
+
+def own(uow: UnitOfWork, actor: Actor, department_id: int) -> Department:
+    """The department if the actor may change it (its own department admin, or an admin)."""
+    return _own(uow, actor, department_id)
 
 
 def update(uow: UnitOfWork, actor: Actor, department_id: int, **data) -> Department:
@@ -121,3 +140,20 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", regi
         stmt = stmt.where(Department.region_code == region_code)
     return paginate(uow.session, stmt, page, size, sort,
                     {"created_at": Department.created_at, "name": Department.name, "code": Department.code})
+
+
+def names(uow: UnitOfWork, actor: Actor, ids) -> dict[int, str]:
+    """Names of the tenant's departments with ``ids``, for list pages that show them by id."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(uow.session.execute(select(Department.id, Department.name).where(
+        Department.tenant_id == actor.tenant_id, Department.id.in_(wanted))).all())
+
+
+def choices(uow: UnitOfWork, actor: Actor, approved_only: bool = True) -> list[tuple[int, str]]:
+    """(id, name) of the tenant's departments, by name: the options of an admin's department filter."""
+    stmt = select(Department.id, Department.name).where(Department.tenant_id == actor.tenant_id)
+    if approved_only:
+        stmt = stmt.where(Department.status == ReviewState.APPROVED)
+    return [(i, n) for i, n in uow.session.execute(stmt.order_by(Department.name)).all()]

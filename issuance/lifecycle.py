@@ -427,3 +427,64 @@ def copies(uow: UnitOfWork, actor: Actor, cert_id: int) -> list[CertificateCopy]
     cert = certificates.get(uow, actor, cert_id)
     return list(uow.session.execute(select(CertificateCopy).where(CertificateCopy.certificate_id == cert.id)
                                     .order_by(CertificateCopy.id.desc())).scalars())
+
+
+# --- reads for the management pages (证照管理 / 证照年审) ---------------------------------------
+
+ANNUAL_LISTED = (S.EFFECTIVE, S.REVIEW_OVERDUE, S.LOST, S.REVOKED, S.SUPERSEDED)
+
+
+def ledger_history(ledger: Any, cert: Certificate) -> list:
+    """The certificate's events as the ledger holds them (``ledger.EventRecord``), oldest first.
+
+    Empty before the certificate is anchored. Raises ``ledger.LedgerError`` when the ledger
+    cannot answer; the caller shows that rather than an empty history.
+    """
+    return list(ledger.history(cert.identifier))
+
+
+def waiting_for_ledger(uow: UnitOfWork, cert: Certificate) -> list[OutboxItem]:
+    """Anchors and events of ``cert`` queued for the ledger but not written yet, oldest first.
+
+    A loss or revocation is on the ledger only once the outbox is drained; the page says so
+    instead of showing a history that seems to have missed the change.
+    """
+    return list(uow.session.execute(select(OutboxItem).where(
+        OutboxItem.certificate_id == cert.identifier, OutboxItem.state != "done").order_by(OutboxItem.id)).scalars())
+
+
+def annual_review_search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "",
+                         due_before: date | None = None, overdue: bool = False, today: date | None = None,
+                         page: int = 1, size: int = 20, sort: str = "next_review_due"):
+    """证照年审 list: issued certificates of types with annual review, of the actor's department.
+
+    ``overdue``: past the due date, whether the scheduled job has marked them yet or not
+    (review_overdue, or effective with a due date before ``today``). ``due_before``: due on or
+    before that date. Returns ``listing.Page[Certificate]``.
+    """
+    from .errors import ValidationError as _VE
+    from .listing import like, paginate
+
+    actor.require(*REVIEWERS)
+    today = today or date.today()
+    stmt = select(Certificate).where(Certificate.tenant_id == actor.tenant_id, Certificate.annual_review.is_(True),
+                                     Certificate.status.in_(ANNUAL_LISTED))
+    if not actor.is_admin:
+        stmt = stmt.where(Certificate.department_id == actor.require_department())
+    if text:
+        pat = like(text)
+        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
+                          | Certificate.identifier.like(pat, escape="\\"))
+    if status:
+        try:
+            stmt = stmt.where(Certificate.status == S(status))
+        except ValueError:
+            raise _VE({"status": "unknown status"}) from None
+    if due_before:
+        stmt = stmt.where(Certificate.next_review_due <= due_before)
+    if overdue:
+        stmt = stmt.where((Certificate.status == S.REVIEW_OVERDUE)
+                          | ((Certificate.status == S.EFFECTIVE) & (Certificate.next_review_due < today)))
+    return paginate(uow.session, stmt, page, size, sort, {
+        "next_review_due": Certificate.next_review_due, "holder": Certificate.holder, "number": Certificate.number,
+        "issue_date": Certificate.issue_date, "status": Certificate.status, "created_at": Certificate.created_at})

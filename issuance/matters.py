@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -142,3 +143,65 @@ def links(uow: UnitOfWork, actor: Actor, matter_id: int, kind: str | None = None
     if kind:
         stmt = stmt.where(MatterTypeLink.kind == LinkKind(kind))
     return list(uow.session.execute(stmt.order_by(MatterTypeLink.id)).scalars())
+
+
+# --- reading for the matter pages (web/matters.py) --------------------------------------------------
+
+@dataclass(frozen=True)
+class LinkRow:
+    """A matter↔type link with what its list row shows."""
+
+    id: int
+    kind: LinkKind
+    matter: Matter
+    type: CertificateType
+    department: str
+    created_at: object
+
+
+def search_links(uow: UnitOfWork, actor: Actor, kind: str, text: str = "", department_id: int | None = None,
+                 page: int = 1, size: int = 20, sort: str = "matter_code") -> Page[LinkRow]:
+    """事项用证 / 事项发证 lists: admins see every department's links, others their own matters'."""
+    try:
+        kind_ = LinkKind(kind)
+    except ValueError:
+        raise ValidationError({"kind": "uses or issues"}) from None
+    stmt = (select(MatterTypeLink)
+            .join(Matter, Matter.id == MatterTypeLink.matter_id)
+            .join(CertificateType, CertificateType.id == MatterTypeLink.type_id)
+            .where(Matter.tenant_id == actor.tenant_id, MatterTypeLink.kind == kind_))
+    if not actor.is_admin:
+        stmt = stmt.where(Matter.department_id == actor.department_id)
+    elif department_id:
+        stmt = stmt.where(Matter.department_id == department_id)
+    if text:
+        pattern = like(text)
+        stmt = stmt.where(Matter.name.like(pattern, escape="\\") | Matter.code.like(pattern, escape="\\")
+                          | CertificateType.name.like(pattern, escape="\\"))
+    result = paginate(uow.session, stmt, page, size, sort,
+                      {"matter_code": Matter.code, "matter_name": Matter.name, "type_name": CertificateType.name,
+                       "created_at": MatterTypeLink.created_at})
+    s = uow.session
+    rows = []
+    for ln in result.items:
+        m, t = s.get(Matter, ln.matter_id), s.get(CertificateType, ln.type_id)
+        dept = s.get(Department, m.department_id)
+        rows.append(LinkRow(ln.id, ln.kind, m, t, dept.name if dept else "", ln.created_at))
+    return Page(rows, result.total, result.page, result.size)
+
+
+def choices(uow: UnitOfWork, actor: Actor) -> list[Matter]:
+    """Matters to pick from in the link form: the actor's department's, or all for an admin."""
+    stmt = select(Matter).where(Matter.tenant_id == actor.tenant_id)
+    if not actor.is_admin:
+        stmt = stmt.where(Matter.department_id == actor.department_id)
+    return list(uow.session.execute(stmt.order_by(Matter.code)).scalars())
+
+
+def department_names(uow: UnitOfWork, department_ids) -> dict[int, str]:
+    """Department names by id, for the admin's list of every department's matters."""
+    ids = set(department_ids)
+    if not ids:
+        return {}
+    return {i: n for i, n in uow.session.execute(
+        select(Department.id, Department.name).where(Department.id.in_(ids)))}

@@ -139,7 +139,8 @@ def _certificate(uow: UnitOfWork, identifier: str, actor: Actor | None) -> Certi
 
 def _gather(uow: UnitOfWork, env: RenditionEnv, cert: Certificate, ctype: CertificateType, kind: str) -> _Face:
     from .pipeline.runner import stored_images
-    from .signing_identity import SigningIdentityError, pdf_signing_material, seal_picture, signing_material
+    from .signing_identity import (SigningIdentityError, design_seal_id, pdf_signing_material, seal_picture,
+                                   signing_material)
 
     values = certificates.values_of(uow, cert)
     holder_code = certificates.holder_code_of(uow, cert)
@@ -147,7 +148,10 @@ def _gather(uow: UnitOfWork, env: RenditionEnv, cert: Certificate, ctype: Certif
     job = docs.document_job(cert, ctype.name, values, holder_code, data, env.verify_base_url)
     design = dict(ctype.surface_design)
     try:
-        seal = seal_picture(uow, cert.department_id)
+        chosen = design_seal_id(design)  # the seal the design picked, if it is still there
+        seal = seal_picture(uow, cert.department_id, chosen) if chosen is not None else None
+        if seal is None:
+            seal = seal_picture(uow, cert.department_id)
         if seal is None:  # issued before identities were kept: made now, as the pipeline would
             signing_material(uow, env.ca(), cert.department_id)
             seal = seal_picture(uow, cert.department_id)

@@ -29,7 +29,7 @@ from certledger.crypto.ca import CAError, CertificateAuthority
 from certledger.crypto.sm import DecryptionError
 from certledger.crypto.sm2 import SM2PrivateKey
 from .models import Department
-from .models.signing import PdfSigningIdentity, SigningIdentity
+from .models.signing import DigitalCertificate, PdfSigningIdentity, Seal, SigningIdentity
 from .unit_of_work import UnitOfWork
 
 CERTIFICATE_DAYS = 3 * 365
@@ -127,10 +127,54 @@ def signing_material(uow: UnitOfWork, ca: CertificateAuthority, department_id: i
     return SigningMaterial(department_id, key_der, row.certificate_der, row.seal_der)
 
 
-def seal_picture(uow: UnitOfWork, department_id: int) -> bytes | None:
-    """The PNG of the department's seal (for a PDF stamp rendered on request), if it has one."""
+def seal_picture(uow: UnitOfWork, department_id: int, seal_id: int | None = None) -> bytes | None:
+    """The PNG of the department's seal (for a PDF stamp rendered on request), if it has one;
+    with ``seal_id``, the picture of that seal of the department (the one a design picked)."""
+    if seal_id is not None:
+        return uow.session.execute(select(Seal.picture).where(Seal.id == seal_id,
+                                                              Seal.department_id == department_id)
+                                   ).scalar_one_or_none()
     return uow.session.execute(select(SigningIdentity.seal_picture)
                                .where(SigningIdentity.department_id == department_id)).scalar_one_or_none()
+
+
+def design_seal_id(design: Any) -> int | None:
+    """The seal a surface design (JSON as stored) picked, or None for the automatic identity."""
+    if not isinstance(design, dict):
+        return None
+    for el in design.get("elements") or ():
+        if isinstance(el, dict) and el.get("kind") == "seal":
+            seal_id = el.get("seal_id")
+            return int(seal_id) if isinstance(seal_id, int) else None
+    return None
+
+
+def signing_material_for_seal(uow: UnitOfWork, department_id: int, seal_id: int,
+                              now: datetime | None = None) -> SigningMaterial:
+    """The material of a seal the department made (印章): its SESeal and its certificate's key.
+
+    Refused (SigningIdentityError, which fails the certificate's signature step with the reason)
+    when the seal is not the department's, is frozen, cancelled or out of its validity, or its
+    digital certificate is revoked or expired: the documents must not silently get another seal.
+    """
+    from . import digital_certificates as dcerts
+    from . import seal_registry
+
+    now = now or datetime.now(timezone.utc)
+    seal = uow.session.get(Seal, seal_id)
+    if seal is None or seal.department_id != department_id:
+        raise SigningIdentityError(f"seal {seal_id} of the design is not a seal of department {department_id}")
+    if not seal_registry.usable(seal, now):
+        raise SigningIdentityError(f"seal {seal.name} is {seal.status} or outside its validity "
+                                   f"({seal.valid_from:%Y-%m-%d} .. {seal.valid_to:%Y-%m-%d})")
+    cert = uow.session.get(DigitalCertificate, seal.certificate_id)
+    if cert is None or not dcerts.usable(cert, now):
+        raise SigningIdentityError(f"the digital certificate of seal {seal.name} is revoked or expired")
+    try:
+        key_der = dcerts.key_of(uow, cert)
+    except DecryptionError as exc:
+        raise SigningIdentityError(f"the key of digital certificate {cert.name} cannot be decrypted: {exc}") from None
+    return SigningMaterial(department_id, key_der, cert.certificate_der, seal.seal_der, seal.width_mm)
 
 
 # --- the department's PDF identity ---------------------------------------------------------------

@@ -127,3 +127,34 @@ def overview(session: Session, actor: Actor) -> Overview:
         used_certificates=used, unused_certificates=max(0, issued - used),
         used_share=(used / issued) if issued else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class HomeCounts:
+    """The four figures of the home page (首页), tenant-wide as in the seed: what the platform
+    shares, whoever looks; only the usage applications are the department's own for a department user."""
+
+    shared_certificates: int   # 已共享证照: issued certificates of a catalog shared with others
+    catalogs: int              # 证照目录总数: approved catalogs
+    departments: int           # 已接入部门数: onboarded (approved) departments
+    usage_applications: int    # 已申请用证数: applications made (drafts aside)
+
+
+def home_counts(session: Session, actor: Actor) -> HomeCounts:
+    from .models import ShareType
+
+    tenant = actor.tenant_id
+    shared_types = select(Catalog.type_id).where(Catalog.tenant_id == tenant, Catalog.status == ReviewState.APPROVED,
+                                                 Catalog.share_type != ShareType.NONE)
+    shared = session.execute(select(func.count()).select_from(Certificate).where(
+        Certificate.tenant_id == tenant, Certificate.status.in_(usage.ISSUED),
+        Certificate.type_id.in_(shared_types))).scalar_one()
+    catalogs = session.execute(select(func.count()).select_from(Catalog).where(
+        Catalog.tenant_id == tenant, Catalog.status == ReviewState.APPROVED)).scalar_one()
+    departments = session.execute(select(func.count()).select_from(Department).where(
+        Department.tenant_id == tenant, Department.status == ReviewState.APPROVED)).scalar_one()
+    apps = select(func.count()).select_from(UsageApplication).where(
+        UsageApplication.tenant_id == tenant, UsageApplication.status != U.DRAFT)
+    if not actor.is_admin:
+        apps = apps.where(UsageApplication.department_id == actor.department_id)
+    return HomeCounts(shared, catalogs, departments, session.execute(apps).scalar_one())

@@ -220,18 +220,22 @@ def _status(value: str) -> U:
         raise ValidationError({"status": ", ".join(s.value for s in U)}) from None
 
 
-def _page(uow: UnitOfWork, stmt, text: str, page: int, size: int) -> Page[UsageEntry]:
+USAGE_SORTS = {"created_at": UsageApplication.created_at, "id": UsageApplication.id,
+               "status": UsageApplication.status, "decided_at": UsageApplication.decided_at}
+
+
+def _page(uow: UnitOfWork, stmt, text: str, page: int, size: int, sort: str = "") -> Page[UsageEntry]:
     if text:
         pattern = like(text)
         stmt = stmt.where(UsageApplication.catalog_id.in_(
             select(Catalog.id).join(CertificateType, CertificateType.id == Catalog.type_id).where(
                 CertificateType.name.like(pattern, escape="\\") | CertificateType.code.like(pattern, escape="\\"))))
-    p = paginate(uow.session, stmt.order_by(UsageApplication.id.desc()), page, size)
+    p = paginate(uow.session, stmt.order_by(UsageApplication.id.desc()), page, size, sort, USAGE_SORTS)
     return Page(_entries(uow.session, list(p.items)), p.total, p.page, p.size)
 
 
 def usage_list(uow: UnitOfWork, actor: Actor, status: str = "", text: str = "", client_system_id: int | None = None,
-               department_id: int | None = None, page: int = 1, size: int = 20) -> Page[UsageEntry]:
+               department_id: int | None = None, page: int = 1, size: int = 20, sort: str = "") -> Page[UsageEntry]:
     """The applying department's usage list (用证清单), newest first; withdrawn ones only on request."""
     stmt = select(UsageApplication).where(UsageApplication.tenant_id == actor.tenant_id)
     if not actor.is_admin:
@@ -242,11 +246,11 @@ def usage_list(uow: UnitOfWork, actor: Actor, status: str = "", text: str = "", 
         stmt.where(UsageApplication.status != U.WITHDRAWN)
     if client_system_id is not None:
         stmt = stmt.where(UsageApplication.client_system_id == client_system_id)
-    return _page(uow, stmt, text, page, size)
+    return _page(uow, stmt, text, page, size, sort)
 
 
 def review_list(uow: UnitOfWork, actor: Actor, status: str = "submitted", text: str = "",
-                department_id: int | None = None, page: int = 1, size: int = 20) -> Page[UsageEntry]:
+                department_id: int | None = None, page: int = 1, size: int = 20, sort: str = "") -> Page[UsageEntry]:
     """Applications to use the actor's department's catalogs (用证申请审批列表); ``status=""`` shows
     the decided ones too. Admins see every issuing department's, or one named by ``department_id``."""
     stmt = select(UsageApplication).where(UsageApplication.tenant_id == actor.tenant_id,
@@ -258,7 +262,7 @@ def review_list(uow: UnitOfWork, actor: Actor, status: str = "submitted", text: 
         stmt = stmt.where(UsageApplication.issuer_department_id == department_id)
     if status:
         stmt = stmt.where(UsageApplication.status == _status(status))
-    return _page(uow, stmt, text, page, size)
+    return _page(uow, stmt, text, page, size, sort)
 
 
 def call_parameters(uow: UnitOfWork, actor: Actor, usage_id: int) -> CallParameters:
@@ -429,3 +433,59 @@ def stats(session: Session, tenant_id: int) -> dict[str, Any]:
         "used_certificates": used,
         "used_share": (used / issued) if issued else 0.0,
     }
+
+
+# --- what the management pages show -------------------------------------------------------------
+
+def entry(uow: UnitOfWork, actor: Actor, usage_id: int) -> UsageEntry:
+    """One application with the names its page shows; visible as ``get`` says."""
+    app = get(uow, actor, usage_id)
+    [row] = _entries(uow.session, [app])
+    if row.call is not None and not actor.can_see_department(app.department_id):
+        # the AccountId is the applicant's credential: the issuing department does not get it
+        row = UsageEntry(row.application, row.type_code, row.type_name, row.share_type, row.client_system_name,
+                         row.department_name, row.issuer_department_name, row.matter_name, None)
+    return row
+
+
+@dataclass(frozen=True)
+class CatalogChoice:
+    """A catalog that may be applied for (用证申请), as the application form lists it."""
+
+    id: int
+    type_code: str
+    type_name: str
+    department_name: str
+    share_type: ShareType
+
+
+def applicable_catalogs(uow: UnitOfWork, actor: Actor) -> list[CatalogChoice]:
+    """The tenant's shared catalog list: approved 社会公示 and 依职能按需共享 catalogs of approved
+    types (不共享 ones cannot be applied for), by type name."""
+    rows = uow.session.execute(
+        select(Catalog.id, CertificateType.code, CertificateType.name, Department.name, Catalog.share_type)
+        .join(CertificateType, CertificateType.id == Catalog.type_id)
+        .join(Department, Department.id == Catalog.department_id)
+        .where(Catalog.tenant_id == actor.tenant_id, Catalog.status == ReviewState.APPROVED,
+               Catalog.share_type != ShareType.NONE, CertificateType.status == ReviewState.APPROVED)
+        .order_by(CertificateType.name, Catalog.id)).all()
+    return [CatalogChoice(*row) for row in rows]
+
+
+def record(uow: UnitOfWork, actor: Actor, record_id: int) -> UsageRecord:
+    """One usage record, if the actor may read it (as ``records`` lists them); else not found."""
+    rec = uow.session.execute(_visible_records(actor).where(UsageRecord.id == record_id)).scalar_one_or_none()
+    if rec is None:
+        raise NotFound(f"usage record {record_id} not found")
+    return rec
+
+
+def record_names(uow: UnitOfWork, recs) -> tuple[dict[int, str], dict[int, str]]:
+    """(client system names, department names) by id for records of one page: two reads, not 2 per row."""
+    sys_ids = {r.client_system_id for r in recs if r.client_system_id is not None}
+    dept_ids = {r.department_id for r in recs if r.department_id is not None}
+    systems = dict(uow.session.execute(select(ClientSystem.id, ClientSystem.name).where(
+        ClientSystem.id.in_(sys_ids))).all()) if sys_ids else {}
+    depts = dict(uow.session.execute(select(Department.id, Department.name).where(
+        Department.id.in_(dept_ids))).all()) if dept_ids else {}
+    return systems, depts

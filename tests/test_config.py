@@ -84,3 +84,14 @@ def test_overdue_job_interval_default_override_disable_and_bounds(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_settings(d, environ={"CERTLEDGER_JOBS__OVERDUE_INTERVAL_SECONDS": "-1"})
     assert "jobs.overdue_interval_seconds = '-1' from environment variable" in str(e.value)
+
+
+def test_qr_codes_point_at_the_public_url_when_one_is_set(tmp_path):
+    from issuance.pipeline.documents import verify_base_url
+
+    s = load_settings(tmp_path, environ={"CERTLEDGER_SERVER__HOST": "0.0.0.0", "CERTLEDGER_SERVER__PORT": "9100"})
+    assert verify_base_url(s.server) == "http://127.0.0.1:9100"
+    s = load_settings(tmp_path, environ={"CERTLEDGER_SERVER__PUBLIC_URL": "https://zz.example.gov.cn/"})
+    assert verify_base_url(s.server) == "https://zz.example.gov.cn"
+    with pytest.raises(ConfigError, match="public_url"):
+        load_settings(tmp_path, environ={"CERTLEDGER_SERVER__PUBLIC_URL": "javascript:alert(1)"})

@@ -38,6 +38,28 @@ def test_onboarding_needs_admin_approval_and_rejection_can_be_resubmitted(world)
     assert world.actor("newcomer").roles == {"dept_admin"}
 
 
+def test_a_department_works_only_once_approved(world):
+    """Its applicant holds no working role until the admin approves: no types, no seals, no entries."""
+    from issuance import cert_types
+    from tests.helpers import SAMPLE
+
+    head = applicant(world)
+    with world.uow() as uow:
+        d = departments.apply(uow, head, name="鸡西市市场监督管理局", code="11230300MB0000003Z", region_code="230300")
+        uow.commit()
+    head = world.actor("newcomer")
+    assert head.department_id == d.id and head.roles == frozenset()
+    with world.uow() as uow:
+        with pytest.raises(PermissionDenied):
+            cert_types.create(uow, head, **cert_types.from_sample(SAMPLE, "LIC0009"))
+        departments.update(uow, head, d.id, contact_name="赵六")  # the application itself stays editable
+        uow.commit()
+    with world.uow() as uow:
+        departments.review(uow, world.admin, d.id, True)
+        uow.commit()
+    assert world.actor("newcomer").roles == {"dept_admin"}
+
+
 def test_approving_twice_is_an_illegal_transition(world):
     with world.uow() as uow:
         with pytest.raises(IllegalTransition, match="not waiting for a review"):

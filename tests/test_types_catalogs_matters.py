@@ -111,6 +111,22 @@ def test_type_review_by_admin_and_rejection_returns_to_draft(world):
         uow.commit()
 
 
+def test_fields_can_be_saved_again_with_their_column_names(world):
+    """An edit resends every field, most with unchanged column names (unique per type)."""
+    args = cert_types.from_sample(SAMPLE, "LIC0002")
+    with world.uow() as uow:
+        t = cert_types.create(uow, world.dept_admin, **args)
+        uow.commit()
+    kept = [dict(f, name=f["name"] + "（新）") for f in args["fields"]]
+    with world.uow() as uow:
+        cert_types.update(uow, world.dept_admin, t.id, fields=kept)
+        uow.commit()
+    with world.uow() as uow:
+        again = cert_types.get(uow, world.dept_admin, t.id)
+        assert [f.column_name for f in again.fields] == [f["column_name"] for f in args["fields"]]
+        assert all(f.name.endswith("（新）") for f in again.fields)
+
+
 def test_type_code_unique_and_fields_frozen_once_used(world):
     t = approved_licence_type(world)
     with world.uow() as uow:

@@ -26,18 +26,23 @@ def test_state_page_needs_login(client):
     assert r.status_code == 302 and "/login" in r.headers["Location"]
 
 
-def test_login_shows_deployment_state_in_chinese_by_default(client):
+def test_admin_sees_deployment_state_in_chinese_by_default(client):
     r = login(client, "admin", PASSWORD)
-    assert r.status_code == 302
-    page = client.get("/").get_data(as_text=True)
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    page = client.get("/status").get_data(as_text=True)
     assert "部署状态" in page and "本地存储" in page and 'id="deployment-state"' in page
+
+
+def test_deployment_state_is_for_the_platform_admin(client):
+    login(client, "clerk1", PASSWORD)
+    assert client.get("/status").status_code == 403
 
 
 def test_english_switch(client):
     login(client, "admin", PASSWORD)
     token = csrf(client, "/")
-    client.post("/lang/en", data={"csrf_token": token, "next": "/"})
-    page = client.get("/").get_data(as_text=True)
+    client.post("/lang/en", data={"csrf_token": token, "next": "/status"})
+    page = client.get("/status").get_data(as_text=True)
     assert "Deployment state" in page and "Local store" in page
 
 

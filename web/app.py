@@ -60,9 +60,10 @@ def create_app(platform: Platform) -> Flask:
     from sharing.api import bp as sharing_bp  # the DB23/T 2836 interface, /sharing
 
     from . import auth, errors, pki, stats, status, verify
-    from . import captcha, shell  # login captcha; the user's own pages and the shell (web/shell.py)
+    from . import captcha, kit, shell  # login captcha; shared view parts; the user's own pages and the shell
     from .api import bp as api_bp  # the JSON API, /api/v1 (web/api/)
 
+    kit.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(captcha.bp)
     app.register_blueprint(shell.bp)
@@ -70,6 +71,12 @@ def create_app(platform: Platform) -> Flask:
     app.register_blueprint(status.bp)
     app.register_blueprint(verify.bp)  # public verification, /verify, no login
     app.register_blueprint(stats.bp)  # 统计, /stats (issuance/statistics.py)
+    # the modules of the two systems of the seed, in the order of its navigation (web/shell.py NAV)
+    from . import (catalogs, certs, departments, designer, digital_certs, entry, home, issuing, matters, seals,
+                   types, users)
+    for module in (home, departments, users, types, designer, certs, catalogs, matters, issuing, entry,
+                   digital_certs, seals):
+        app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(sharing_bp)
     errors.register(app)

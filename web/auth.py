@@ -54,7 +54,7 @@ def login_required(view):
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("status.index")
+    return url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

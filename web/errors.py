@@ -4,7 +4,32 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+
+from issuance.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+
+# refusals of the domain a page view did not handle itself -> (status, headline); the detail is
+# the domain's message. Registered per page blueprint (``on_pages``), never app-wide: the JSON
+# APIs (/api/v1, /sharing) answer the same exceptions with their own envelopes.
+DOMAIN_PAGES = (
+    (NotFound, 404, _l("记录不存在或您无权查看")),
+    (PermissionDenied, 403, _l("您没有执行此操作的权限")),
+    (IllegalTransition, 409, _l("当前状态下不能执行此操作")),
+    (Conflict, 409, _l("操作与已有记录冲突")),
+    (ValidationError, 400, _l("输入有误")),
+)
+
+
+def on_pages(bp) -> None:
+    """Answer the domain's refusals raised in ``bp``'s views with the error page."""
+    for exc, code, headline in DOMAIN_PAGES:
+        def handler(e, code=code, headline=headline):
+            return render_template("error.html", code=code, message=str(headline), detail=e.message), code
+        bp.register_error_handler(exc, handler)
+    bp.register_error_handler(400, lambda e: (render_template("error.html", code=400, message=_("请求参数有误")), 400))
+    bp.register_error_handler(403, lambda e: (render_template("error.html", code=403,
+                                                              message=_("您没有执行此操作的权限")), 403))
 
 
 def register(app: Flask) -> None:

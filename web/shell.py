@@ -32,28 +32,68 @@ AVATAR_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 ALL = None  # every signed-in user
 ADMINS = {RoleCode.PLATFORM_ADMIN.value}
 DEPT_ADMINS = {RoleCode.PLATFORM_ADMIN.value, RoleCode.DEPT_ADMIN.value}
+MAKERS = {RoleCode.DEPT_ADMIN.value, RoleCode.CLERK.value}        # define types, catalogs, matters; enter
+REVIEWERS = {RoleCode.DEPT_ADMIN.value, RoleCode.REVIEWER.value}  # review entries, issuance, usage
+STAFF = MAKERS | REVIEWERS
 
-# (endpoint, label, roles that see it or ALL); shown only when the endpoint is registered
-NAV: list[tuple[str, object, set[str] | None]] = [
-    ("status.index", _l("首页"), ALL),
-    ("verify.index", _l("证照核验"), ALL),
-    ("pki.root", _l("平台根证书"), DEPT_ADMINS),
-    ("sharing.openapi", _l("共享接口说明"), ADMINS),
-    ("shell.profile", _l("个人信息"), ALL),
+# The two systems of the seed and their modules: (section, endpoint, label, roles that see it or
+# ALL; admins see everything). An entry shows only once its endpoint is registered, so a module
+# appears in the navigation with its blueprint and nothing here needs to change.
+MANAGEMENT, ISSUING, TOOLS = _l("电子证照综合管理系统"), _l("电子证照签发管理系统"), _l("平台")
+NAV: list[tuple[object, object, str, object, set[str] | None]] = [
+    # (system, module, endpoint, label, roles)
+    (MANAGEMENT, _l("首页"), "home.index", _l("首页"), ALL),
+    (MANAGEMENT, _l("部门"), "departments.onboarding", _l("部门进驻"), ALL),
+    (MANAGEMENT, _l("部门"), "departments.usage", _l("用证清单"), MAKERS),
+    (MANAGEMENT, _l("部门"), "departments.systems", _l("系统清单"), MAKERS),
+    (MANAGEMENT, _l("部门"), "departments.usage_review", _l("用证申请审批"), REVIEWERS),
+    (MANAGEMENT, _l("部门"), "departments.records", _l("用证记录"), STAFF),
+    (MANAGEMENT, _l("部门"), "users.index", _l("用户管理"), DEPT_ADMINS),
+    (MANAGEMENT, _l("证照"), "types.index", _l("证照类型管理"), MAKERS),
+    (MANAGEMENT, _l("证照"), "certs.index", _l("证照管理"), STAFF),
+    (MANAGEMENT, _l("证照"), "certs.annual", _l("证照年审"), STAFF),
+    (MANAGEMENT, _l("证照"), "certs.maintenance", _l("证照维护"), ADMINS),
+    (MANAGEMENT, _l("证照"), "types.review_list", _l("证照类型审核"), ADMINS),
+    (MANAGEMENT, _l("目录"), "catalogs.home", _l("目录首页"), ALL),
+    (MANAGEMENT, _l("目录"), "catalogs.maintenance", _l("目录维护"), ADMINS),
+    (MANAGEMENT, _l("目录"), "catalogs.manage", _l("目录管理"), MAKERS),
+    (MANAGEMENT, _l("目录"), "catalogs.review_list", _l("目录审核"), ADMINS),
+    (MANAGEMENT, _l("事项"), "matters.index", _l("事项清单"), MAKERS),
+    (MANAGEMENT, _l("事项"), "matters.uses", _l("事项用证"), MAKERS),
+    (MANAGEMENT, _l("事项"), "matters.issues", _l("事项发证"), MAKERS),
+    (MANAGEMENT, _l("统计"), "stats.index", _l("统计"), ALL),
+    (ISSUING, _l("审核"), "issuing.review_list", _l("签发审核"), REVIEWERS),
+    (ISSUING, _l("录入"), "entry.index", _l("证照录入"), MAKERS),
+    (ISSUING, _l("证书"), "digital_certs.index", _l("数字证书"), DEPT_ADMINS),
+    (ISSUING, _l("印章"), "seals.index", _l("电子印章"), DEPT_ADMINS),
+    (TOOLS, _l("证照核验"), "verify.index", _l("证照核验"), ALL),
+    (TOOLS, _l("平台根证书"), "pki.root", _l("平台根证书"), DEPT_ADMINS),
+    (TOOLS, _l("共享接口说明"), "sharing.openapi", _l("共享接口说明"), ADMINS),
+    (TOOLS, _l("部署状态"), "status.index", _l("部署状态"), ADMINS),
 ]
 
 
+def sees(actor, roles: set[str] | None) -> bool:
+    return roles is ALL or actor.is_admin or bool(actor.roles & roles)
+
+
 def nav_entries(actor) -> list[dict]:
+    """The navigation as systems, each with its modules, each with its pages the actor may open."""
     views = current_app.view_functions
-    out = []
-    for endpoint, label, roles in NAV:
-        if endpoint not in views:
+    systems: list[dict] = []
+    for system, module, endpoint, label, roles in NAV:
+        if endpoint not in views or not sees(actor, roles):
             continue
-        if roles is not ALL and not actor.is_admin and not (actor.roles & roles):
-            continue
-        out.append({"endpoint": endpoint, "label": label, "url": url_for(endpoint),
-                    "active": request.endpoint == endpoint})
-    return out
+        if not systems or systems[-1]["label"] != system:
+            systems.append({"label": system, "modules": []})
+        modules = systems[-1]["modules"]
+        if not modules or modules[-1]["label"] != module:
+            modules.append({"label": module, "pages": []})
+        # a page under a list (view, edit) names its list in ``g.nav`` to keep it highlighted
+        active = request.endpoint == endpoint or g.get("nav") == endpoint
+        modules[-1]["pages"].append({"endpoint": endpoint, "label": label, "url": url_for(endpoint),
+                                     "active": active})
+    return systems
 
 
 def _avatar_dir() -> Path:
@@ -257,7 +297,7 @@ def _switch(kind: str, field: str, current: int | None, switch, choices, refused
             return render_template("error.html", code=403, message=refused), 403
         g.actor = new
         flash(done)
-        return redirect(url_for("status.index"))
+        return redirect(url_for("home.index"))
     with platform.uow() as uow:
         options = choices(uow, actor)
     return render_template("shell/switch.html", kind=kind, choices=options, current=current, field=field,

@@ -13,23 +13,16 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from issuance import statistics
 from issuance.errors import PermissionDenied
 
-from . import shell
 from .app import current_platform
 from .auth import current_actor, login_required
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 
 ECHARTS = "vendor/echarts.min.js"
-
-# the left navigation's entry (web/shell.py NAV), after 首页; every signed-in user sees it
-if not any(endpoint == "stats.index" for endpoint, _label, _roles in shell.NAV):
-    shell.NAV.insert(1, ("stats.index", _l("统计"), shell.ALL))
-
 
 def charts_of(ov: statistics.Overview) -> dict:
     """What stats.js draws, with labels already in the reader's language."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, abort, jsonify, render_template
 from sqlalchemy import func, select
 
 from certledger import __version__
@@ -10,9 +10,11 @@ from certledger.db.migrate import current_revision, head_revision
 from issuance.models import Certificate, CertificateType, Department, Tenant, User
 
 from .app import current_platform
-from .auth import login_required
+from .auth import current_actor, login_required
+from .errors import on_pages
 
 bp = Blueprint("status", __name__)
+on_pages(bp)
 
 
 def deployment_state() -> dict:
@@ -35,9 +37,11 @@ def deployment_state() -> dict:
     }
 
 
-@bp.route("/")
+@bp.route("/status")
 @login_required
 def index():
+    if not current_actor().is_admin:
+        abort(403)
     return render_template("status.html", state=deployment_state())
 
 

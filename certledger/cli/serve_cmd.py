@@ -91,6 +91,11 @@ def serve(state, host: str | None, port: int | None, threads: int) -> None:
     app = create_app(state.platform)
     host = host or settings.server.host
     port = port or settings.server.port
+    if (host, port) != (settings.server.host, settings.server.port):
+        # what this server is reached at, for the QR codes it puts on documents (unless public_url says)
+        settings = settings.model_copy(update={"server": settings.server.model_copy(update={"host": host,
+                                                                                               "port": port})})
+        state.platform.settings = settings
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="CertLedger")
     except OSError as exc:

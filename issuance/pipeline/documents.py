@@ -99,10 +99,13 @@ def file_path(out_dir: Path | str, identifier: str) -> Path:
 
 
 def verify_base_url(server) -> str:
-    """Base of the verification URL in the anti-forgery QR code, from the ``[server]`` settings.
+    """Base of the verification URL in the anti-forgery QR code, from the ``[server]`` settings:
+    ``public_url`` where a deployment sits behind a proxy or a public name, else this server.
 
     One place, so the OFD made at issuance and a PDF or PNG rendered later point at one page.
     """
+    if server.public_url:
+        return server.public_url.rstrip("/")
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
     return f"http://{host}:{server.port}"
 

@@ -288,7 +288,8 @@ class _Run:
 
     def _tasks(self, chunk: _Chunk, designs: dict[int, dict | None]) -> list[docs.DocumentTask]:
         """One document task per (type, department), with the department's signing material."""
-        from ..signing_identity import SigningIdentityError, signing_material
+        from ..signing_identity import (SigningIdentityError, design_seal_id, signing_material,
+                                        signing_material_for_seal)
 
         groups: dict[tuple[int, int], list[_Cert]] = {}
         for c in chunk.certs:
@@ -296,21 +297,25 @@ class _Run:
                 groups.setdefault((c.type_id, c.department_id), []).append(c)
         if not groups:
             return []
+        # (department, seal the type's design picked or None for the automatic identity)
+        wanted = sorted({(d, design_seal_id(designs[t])) for t, d in groups}, key=lambda k: (k[0], k[1] or 0))
         materials, errors = {}, {}
         with self.env.uow() as uow:
-            for dept_id in sorted({d for _, d in groups}):
+            for dept_id, seal_id in wanted:
                 try:
-                    materials[dept_id] = signing_material(uow, self.env.ca, dept_id)
+                    materials[dept_id, seal_id] = (signing_material(uow, self.env.ca, dept_id) if seal_id is None
+                                                   else signing_material_for_seal(uow, dept_id, seal_id))
                 except SigningIdentityError as exc:
-                    errors[dept_id] = str(exc)
+                    errors[dept_id, seal_id] = str(exc)
             uow.commit()
         root = self.env.ca.certificate_der
         out = str(self.env.certificates_dir)
         tasks = []
         for (type_id, dept_id), certs in groups.items():
             design = designs[type_id]
-            tasks.append(docs.DocumentTask(design, stored_images(design, self.env.files_dir), materials.get(dept_id),
-                                           errors.get(dept_id, ""), root, out, tuple(c.job for c in certs)))
+            key = (dept_id, design_seal_id(design))
+            tasks.append(docs.DocumentTask(design, stored_images(design, self.env.files_dir), materials.get(key),
+                                           errors.get(key, ""), root, out, tuple(c.job for c in certs)))
         return tasks
 
     # phase 2 -------------------------------------------------------------------------------
