@@ -390,56 +390,47 @@ def change_status(uow: UnitOfWork, actor: Actor, cert: Certificate, target: S, r
     return cert
 
 
+def filtered(uow: UnitOfWork, stmt, text: str = "", status: str = "", type_id: int | None = None,
+             holder_code: str = ""):
+    """``stmt`` over Certificate narrowed by the filters every certificate list offers: text (holder,
+    number or identifier), status, type, holder code (through its blind index: it is stored encrypted)."""
+    if text:
+        pat = like(text)
+        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
+                          | Certificate.identifier.like(pat, escape="\\"))
+    if status:
+        try:
+            stmt = stmt.where(Certificate.status == S(status))
+        except ValueError:
+            raise ValidationError({"status": "unknown status"}) from None
+    if type_id:
+        stmt = stmt.where(Certificate.type_id == type_id)
+    if holder_code:
+        stmt = stmt.where(Certificate.holder_code_index == uow.cipher.blind_index(holder_code))
+    return stmt
+
+
+SORTABLE = {"created_at": Certificate.created_at, "holder": Certificate.holder, "number": Certificate.number,
+            "issue_date": Certificate.issue_date, "status": Certificate.status, "issue_dept": Certificate.issue_dept}
+
+
 def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", type_id: int | None = None,
-           holder_code: str = "", page: int = 1, size: int = 20, sort: str = "-created_at") -> Page[Certificate]:
+           holder_code: str = "", department_id: int | None = None, page: int = 1, size: int = 20,
+           sort: str = "-created_at") -> Page[Certificate]:
+    """A department's certificates; an admin's are every department's (``department_id`` narrows them)."""
     stmt = select(Certificate).where(Certificate.tenant_id == actor.tenant_id)
     if not actor.is_admin:
         stmt = stmt.where(Certificate.department_id == actor.department_id)
-    if text:
-        pat = like(text)
-        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
-                          | Certificate.identifier.like(pat, escape="\\"))
-    if status:
-        try:
-            stmt = stmt.where(Certificate.status == S(status))
-        except ValueError:
-            raise ValidationError({"status": "unknown status"}) from None
-    if type_id:
-        stmt = stmt.where(Certificate.type_id == type_id)
-    if holder_code:
-        stmt = stmt.where(Certificate.holder_code_index == uow.cipher.blind_index(holder_code))
-    return paginate(uow.session, stmt, page, size, sort, {
-        "created_at": Certificate.created_at, "holder": Certificate.holder, "number": Certificate.number,
-        "issue_date": Certificate.issue_date, "status": Certificate.status})
-
-
-def search_all_departments(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "",
-                           department_id: int | None = None, type_id: int | None = None, holder_code: str = "",
-                           page: int = 1, size: int = 20, sort: str = "-created_at") -> Page[Certificate]:
-    """证照维护: every department's certificates of the tenant, for the platform admin only.
-
-    The same filters as ``search`` plus the issuing department; sortable by department too.
-    """
-    actor.require_admin()
-    stmt = select(Certificate).where(Certificate.tenant_id == actor.tenant_id)
-    if department_id:
+    elif department_id:
         stmt = stmt.where(Certificate.department_id == department_id)
-    if type_id:
-        stmt = stmt.where(Certificate.type_id == type_id)
-    if text:
-        pat = like(text)
-        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
-                          | Certificate.identifier.like(pat, escape="\\"))
-    if status:
-        try:
-            stmt = stmt.where(Certificate.status == S(status))
-        except ValueError:
-            raise ValidationError({"status": "unknown status"}) from None
-    if holder_code:
-        stmt = stmt.where(Certificate.holder_code_index == uow.cipher.blind_index(holder_code))
-    return paginate(uow.session, stmt, page, size, sort, {
-        "created_at": Certificate.created_at, "holder": Certificate.holder, "number": Certificate.number,
-        "issue_date": Certificate.issue_date, "status": Certificate.status, "issue_dept": Certificate.issue_dept})
+    stmt = filtered(uow, stmt, text, status, type_id, holder_code)
+    return paginate(uow.session, stmt, page, size, sort, SORTABLE)
+
+
+def search_all_departments(uow: UnitOfWork, actor: Actor, **filters) -> Page[Certificate]:
+    """证照维护: every department's certificates of the tenant, for the platform admin only."""
+    actor.require_admin()
+    return search(uow, actor, **filters)
 
 
 def issuing_matters(uow: UnitOfWork, actor: Actor, type_id: int) -> list[Matter]:

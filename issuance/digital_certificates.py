@@ -76,15 +76,16 @@ def target_department(uow: UnitOfWork, actor: Actor, department_id: int | None) 
     return dept
 
 
-def _scope(stmt, actor: Actor):
-    """Only what ``actor`` may see: its tenant, and unless admin its current department."""
-    stmt = stmt.where(DigitalCertificate.tenant_id == actor.tenant_id)
+def scoped(stmt, model, actor: Actor):
+    """Only the rows of ``model`` (a department's certificates or seals) ``actor`` may see: its
+    tenant, and unless admin its current department."""
+    stmt = stmt.where(model.tenant_id == actor.tenant_id)
     if not actor.is_admin:
-        stmt = stmt.where(DigitalCertificate.department_id == actor.department_id)
+        stmt = stmt.where(model.department_id == actor.department_id)
     return stmt
 
 
-def _name(value: str) -> str:
+def checked_name(value: str) -> str:
     name = str(value or "").strip()
     if not 1 <= len(name) <= NAME_MAX:
         raise ValidationError({"name": f"1-{NAME_MAX} characters"})
@@ -114,7 +115,7 @@ def issue(uow: UnitOfWork, actor: Actor, ca: CertificateAuthority, name: str, re
     dept = target_department(uow, actor, department_id)
     errors: dict[str, str] = {}
     try:
-        name = _name(name)
+        name = checked_name(name)
     except ValidationError as e:
         errors.update(e.errors)
     try:
@@ -153,7 +154,7 @@ def issue(uow: UnitOfWork, actor: Actor, ca: CertificateAuthority, name: str, re
 def get(uow: UnitOfWork, actor: Actor, cert_id: int) -> DigitalCertificate:
     """A certificate the actor may manage; another department's is NotFound (no hint it exists)."""
     _require(actor)
-    row = uow.session.execute(_scope(select(DigitalCertificate), actor)
+    row = uow.session.execute(scoped(select(DigitalCertificate), DigitalCertificate, actor)
                               .where(DigitalCertificate.id == cert_id)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"digital certificate {cert_id} not found")
@@ -164,14 +165,14 @@ def update(uow: UnitOfWork, actor: Actor, cert_id: int, name: str, remark: str =
     """Rename or re-describe; the key and the certificate never change."""
     row = get(uow, actor, cert_id)
     errors: dict[str, str] = {}
-    for field, check, value in (("name", _name, name), ("remark", _remark, remark)):
+    for field, check, value in (("name", checked_name, name), ("remark", _remark, remark)):
         try:
             check(value)
         except ValidationError as e:
             errors.update(e.errors)
     if errors:
         raise ValidationError(errors)
-    name, remark = _name(name), _remark(remark)
+    name, remark = checked_name(name), _remark(remark)
     _unique(uow, row.department_id, name, row.id)
     before = {"name": row.name, "remark": row.remark}
     row.name, row.remark = name, remark
@@ -219,7 +220,7 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", page
            sort: str = "-created_at") -> Page:
     """Certificates the actor may see, filtered by name/subject/serial text and status."""
     _require(actor)
-    stmt = _scope(select(DigitalCertificate), actor)
+    stmt = scoped(select(DigitalCertificate), DigitalCertificate, actor)
     if text:
         pattern = like(text)
         stmt = stmt.where(or_(DigitalCertificate.name.like(pattern, escape="\\"),
@@ -244,7 +245,7 @@ def valid_choices(uow: UnitOfWork, actor: Actor, department_id: int | None = Non
     _require(actor)
     dept_id = department_id if (department_id is not None and actor.is_admin) else actor.department_id
     now = datetime.now(timezone.utc)
-    stmt = (_scope(select(DigitalCertificate), actor)
+    stmt = (scoped(select(DigitalCertificate), DigitalCertificate, actor)
             .where(DigitalCertificate.department_id == dept_id, DigitalCertificate.status == VALID,
                    DigitalCertificate.not_after > now + timedelta(days=1))
             .order_by(DigitalCertificate.name))

@@ -462,8 +462,7 @@ def annual_review_search(uow: UnitOfWork, actor: Actor, text: str = "", status: 
     (review_overdue, or effective with a due date before ``today``). ``due_before``: due on or
     before that date. Returns ``listing.Page[Certificate]``.
     """
-    from .errors import ValidationError as _VE
-    from .listing import like, paginate
+    from .listing import paginate
 
     actor.require(*REVIEWERS)
     today = today or date.today()
@@ -471,15 +470,7 @@ def annual_review_search(uow: UnitOfWork, actor: Actor, text: str = "", status: 
                                      Certificate.status.in_(ANNUAL_LISTED))
     if not actor.is_admin:
         stmt = stmt.where(Certificate.department_id == actor.require_department())
-    if text:
-        pat = like(text)
-        stmt = stmt.where(Certificate.holder.like(pat, escape="\\") | Certificate.number.like(pat, escape="\\")
-                          | Certificate.identifier.like(pat, escape="\\"))
-    if status:
-        try:
-            stmt = stmt.where(Certificate.status == S(status))
-        except ValueError:
-            raise _VE({"status": "unknown status"}) from None
+    stmt = certificates.filtered(uow, stmt, text, status)
     if due_before:
         stmt = stmt.where(Certificate.next_review_due <= due_before)
     if overdue:

@@ -37,7 +37,14 @@ def paginate(session: Session, stmt: Select, page: int = 1, size: int = 20, sort
         if not sortable or key not in sortable:
             raise ValidationError({"sort": f"cannot sort by {key!r}"})
         col = sortable[key]
-        stmt = stmt.order_by(None).order_by(col.desc() if sort.startswith("-") else col.asc())  # type: ignore[attr-defined]
+        order = [col.desc() if sort.startswith("-") else col.asc()]  # type: ignore[attr-defined]
+        entity = stmt.column_descriptions[0].get("entity")
+        key_col = getattr(entity, "id", None)
+        if key_col is not None and key_col is not col:
+            # ties (rows made in one transaction share created_at) in a stable order, or a row
+            # could show on two pages and another on none
+            order.append(key_col.desc() if sort.startswith("-") else key_col.asc())
+        stmt = stmt.order_by(None).order_by(*order)
     items = session.execute(stmt.limit(size).offset((page - 1) * size)).scalars().all()
     return Page(items, total, page, size)
 

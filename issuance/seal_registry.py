@@ -41,7 +41,6 @@ VALID, FROZEN, CANCELLED = "valid", "frozen", "cancelled"
 STATUSES = (VALID, FROZEN, CANCELLED)
 GENERATED, UPLOADED = "generated", "uploaded"
 MIN_MM, MAX_MM = 20, 60
-NAME_MAX = 64
 SORTABLE = {"name": Seal.name, "created_at": Seal.created_at, "valid_to": Seal.valid_to, "status": Seal.status,
             "style": Seal.style}
 # which status may follow which; cancelled is final
@@ -53,20 +52,6 @@ def styles() -> dict[str, str]:
     from seals.picture import STYLES
 
     return {k: s.label for k, s in STYLES.items()}
-
-
-def _scope(stmt, actor: Actor):
-    stmt = stmt.where(Seal.tenant_id == actor.tenant_id)
-    if not actor.is_admin:
-        stmt = stmt.where(Seal.department_id == actor.department_id)
-    return stmt
-
-
-def _name(value: str) -> str:
-    name = str(value or "").strip()
-    if not 1 <= len(name) <= NAME_MAX:
-        raise ValidationError({"name": f"1-{NAME_MAX} characters"})
-    return name
 
 
 def _day_start(d: date | datetime) -> datetime:
@@ -134,7 +119,7 @@ def create(uow: UnitOfWork, actor: Actor, ca: CertificateAuthority, name: str, c
     dept = dcerts.target_department(uow, actor, department_id)
     errors: dict[str, str] = {}
     try:
-        name = _name(name)
+        name = dcerts.checked_name(name)
         if uow.session.execute(select(Seal.id).where(Seal.department_id == dept.id, Seal.name == name)).first():
             errors["name"] = "a seal of this name exists in the department"
     except ValidationError as e:
@@ -182,7 +167,7 @@ def create(uow: UnitOfWork, actor: Actor, ca: CertificateAuthority, name: str, c
 def get(uow: UnitOfWork, actor: Actor, seal_id: int) -> Seal:
     """A seal the actor may manage; another department's is NotFound."""
     dcerts._require(actor)
-    row = uow.session.execute(_scope(select(Seal), actor).where(Seal.id == seal_id)).scalar_one_or_none()
+    row = uow.session.execute(dcerts.scoped(select(Seal), Seal, actor).where(Seal.id == seal_id)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"seal {seal_id} not found")
     return row
@@ -194,7 +179,7 @@ def update(uow: UnitOfWork, actor: Actor, ca: CertificateAuthority, seal_id: int
     row = get(uow, actor, seal_id)
     errors: dict[str, str] = {}
     try:
-        name = _name(name)
+        name = dcerts.checked_name(name)
         other = uow.session.execute(select(Seal.id).where(Seal.department_id == row.department_id,
                                                           Seal.name == name)).scalar_one_or_none()
         if other is not None and other != row.id:
@@ -234,7 +219,7 @@ def search(uow: UnitOfWork, actor: Actor, text: str = "", status: str = "", styl
            size: int = 20, sort: str = "-created_at") -> Page:
     """Seals the actor may see, filtered by name text, status and style."""
     dcerts._require(actor)
-    stmt = _scope(select(Seal), actor)
+    stmt = dcerts.scoped(select(Seal), Seal, actor)
     if text:
         pattern = like(text)
         stmt = stmt.where(or_(Seal.name.like(pattern, escape="\\"), Seal.es_id.like(pattern, escape="\\")))

@@ -421,6 +421,9 @@ def test_maintenance_lists_every_department_with_a_department_filter(world, app,
     admin = client_for(app, "admin")
     page = admin.get("/certificates/maintenance").get_data(as_text=True)
     assert set(ids_in(page)) == {mine, other["effective"], other["draft"]}
+    assert "<h1>证照维护</h1>" in page and "<title>证照维护" in page  # one list template, two pages
+    assert 'id="filter-department_id"' in page and 'id="filter-type_id"' not in page
+    assert "<h1>证照管理</h1>" in admin.get("/certificates").get_data(as_text=True)
     assert "大庆市市场监督管理局" in page and "哈尔滨市市场监督管理局" in page
     assert set(ids_in(admin.get(f"/certificates/maintenance?department_id={other['dept'].id}")
                       .get_data(as_text=True))) == {other["effective"], other["draft"]}

@@ -171,19 +171,10 @@ def review(catalog_id: int):
     errors: dict[str, str] = {}
     reason = ""
     if request.method == "POST":
-        decision = request.form.get("decision", "")
-        reason = (request.form.get("reason") or "").strip()
-        if decision not in ("approve", "reject"):
-            errors = {"form": _("请选择通过或驳回")}
-        else:
-            try:
-                with kit.uow() as uow:
-                    catalogs.review(uow, actor, catalog_id, decision == "approve", reason)
-                    uow.commit()
-            except ValidationError as e:
-                errors = type_errors(e)
-            else:
-                return kit.done(_("审核通过") if decision == "approve" else _("已驳回"), "catalogs.review_list")
+        done, errors, reason = kit.review_post(
+            lambda uow, ok, why: catalogs.review(uow, actor, catalog_id, ok, why), "catalogs.review_list", errors_of=type_errors)
+        if done:
+            return done
     with kit.uow() as uow:
         cat = catalogs.get_visible(uow, actor, catalog_id)
         t = cert_types.get(uow, actor, cat.type_id)

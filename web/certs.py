@@ -84,7 +84,7 @@ def index():
                                    type_id=_cert_id_filter(args, "type_id"), holder_code=args.filters["holder_code"],
                                    page=args.page, size=args.size, sort=args.sort)
         types = cert_types.search(uow, actor, own_only=True, size=200, sort="name").items
-        page_view = partial(render_template, "certs/index.html", page=page, args=args,
+        page_view = partial(render_template, "certs/index.html", page=page, args=args, maintenance=False,
                                status_options=_state_options(CERT_STATES),
                                type_options=[(t.id, t.name) for t in types],
                                can_change=kit.allowed(actor, MAKERS),
@@ -402,7 +402,7 @@ def maintenance():
             department_id=_cert_id_filter(args, "department_id"), holder_code=args.filters["holder_code"],
             page=args.page, size=args.size, sort=args.sort)
         depts = departments.search(uow, actor, size=200, sort="name").items
-        page_view = partial(render_template, "certs/maintenance.html", page=page, args=args,
+        page_view = partial(render_template, "certs/index.html", page=page, args=args, maintenance=True,
                                status_options=_state_options(CERT_STATES),
                                department_options=[(d.id, d.name) for d in depts],
                                deletable={s.value for s in certificates.DELETABLE_STATES})

@@ -69,6 +69,10 @@ def _errors(e: ValidationError, messages) -> dict[str, str]:
     return out
 
 
+def _domain_errors(e: ValidationError) -> dict[str, str]:
+    return _errors(e, {})
+
+
 def _int(name: str, value: str | None, required: bool = True) -> int | None:
     """A posted id; a missing or non-numeric one is a field error (the form shows it)."""
     value = (value or "").strip()
@@ -80,14 +84,6 @@ def _int(name: str, value: str | None, required: bool = True) -> int | None:
         return int(value)
     except ValueError:
         raise ValidationError({name: _("请选择")}) from None
-
-
-def _decision() -> tuple[bool, str]:
-    """The review form's button (approve / reject) and its reason."""
-    decision = request.form.get("decision", "")
-    if decision not in ("approve", "reject"):
-        raise ValidationError({"decision": _("请选择通过或驳回")})
-    return decision == "approve", (request.form.get("reason") or "").strip()
 
 
 def _history(uow, kind: str, subject_id: int) -> list:
@@ -195,17 +191,14 @@ def edit(id: int):
 @kit.guard(admin_only=True)
 def review(id: int):
     actor = current_actor()
-    try:
-        approve, reason = _decision()
-        with kit.uow() as uow:
-            departments.review(uow, actor, id, approve, reason)
-            uow.commit()
-    except ValidationError as e:
-        with kit.reading() as uow:
-            dept = departments.get(uow, actor, id)
-            history = _history(uow, "department", id)
-        return _department_page(dept, history, _errors(e, {}), 400)
-    return kit.done(_("审核通过") if approve else _("已驳回"), "departments.view", id=id)
+    done, errors, _reason = kit.review_post(lambda uow, ok, why: departments.review(uow, actor, id, ok, why),
+                                            "departments.view", errors_of=_domain_errors, id=id)
+    if done:
+        return done
+    with kit.reading() as uow:
+        dept = departments.get(uow, actor, id)
+        history = _history(uow, "department", id)
+    return _department_page(dept, history, errors, 400)
 
 
 @bp.route("/<int:id>/delete", methods=["POST"])
@@ -340,17 +333,15 @@ def usage_delete(id: int):
 @kit.guard(*REVIEWERS, department=True)
 def usage_decide(id: int):
     actor = current_actor()
-    try:
-        approve, reason = _decision()
-        with kit.uow() as uow:
-            usage.review(uow, actor, id, approve, reason)
-            uow.commit()
-    except ValidationError as e:
-        with kit.reading() as uow:
-            row = usage.entry(uow, actor, id)
-            history = _history(uow, "usage", id)
-        return _usage_page(row, history, _errors(e, {}), 400)
-    return kit.done(_("审批通过") if approve else _("已驳回"), "departments.usage_view", id=id)
+    done, errors, _reason = kit.review_post(lambda uow, ok, why: usage.review(uow, actor, id, ok, why),
+                                            "departments.usage_view", approved=_("审批通过"),
+                                            errors_of=_domain_errors, id=id)
+    if done:
+        return done
+    with kit.reading() as uow:
+        row = usage.entry(uow, actor, id)
+        history = _history(uow, "usage", id)
+    return _usage_page(row, history, errors, 400)
 
 
 # --- 用证申请审批 ---------------------------------------------------------------------------------
@@ -497,14 +488,9 @@ def system_disable(id: int):
 @kit.guard(admin_only=True)
 def system_review(id: int):
     actor = current_actor()
-    try:
-        approve, reason = _decision()
-        with kit.uow() as uow:
-            client_systems.review(uow, actor, id, approve, reason)
-            uow.commit()
-    except ValidationError as e:
-        return _system_page(id, _errors(e, {}), 400)
-    return kit.done(_("审核通过") if approve else _("已驳回"), "departments.system_view", id=id)
+    done, errors, _reason = kit.review_post(lambda uow, ok, why: client_systems.review(uow, actor, id, ok, why),
+                                            "departments.system_view", errors_of=_domain_errors, id=id)
+    return done or _system_page(id, errors, 400)
 
 
 # --- 用证记录 -------------------------------------------------------------------------------------

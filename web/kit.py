@@ -145,6 +145,32 @@ def list_args(*filters: str, sort: str = "", size: int = 20) -> ListArgs:
                     {f: (request.args.get(f) or "").strip() for f in filters})
 
 
+def decision() -> tuple[bool, str]:
+    """A review form's button (``decision`` approve / reject) and its reason; anything else is a
+    ValidationError on ``decision``. Whether a rejection needs its reason is the domain's call."""
+    chosen = request.form.get("decision", "")
+    if chosen not in ("approve", "reject"):
+        raise ValidationError({"decision": _("请选择通过或驳回")})
+    return chosen == "approve", (request.form.get("reason") or "").strip()
+
+
+def review_post(decide: Callable[[object, bool, str], object], endpoint: str, approved: str | None = None,
+                errors_of: Callable[[ValidationError], dict[str, str]] | None = None,
+                **values) -> tuple[object | None, dict[str, str], str]:
+    """A posted review form: ``decide(uow, approve, reason)`` committed, then the redirect to
+    ``endpoint``; on refusal no redirect but the field errors and the reason typed, for the page
+    to show again. Returns (response or None, errors, reason)."""
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        approve, reason = decision()
+        with uow() as u:
+            decide(u, approve, reason)
+            u.commit()
+    except ValidationError as e:
+        return None, (errors_of or field_errors)(e), reason
+    return done((approved or _("审核通过")) if approve else _("已驳回"), endpoint, **values), {}, reason
+
+
 def form_values(*names: str) -> dict[str, str]:
     """The named fields of the posted form, stripped."""
     return {n: (request.form.get(n) or "").strip() for n in names}

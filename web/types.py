@@ -327,19 +327,11 @@ def review(type_id: int):
     errors: dict[str, str] = {}
     reason = ""
     if request.method == "POST":
-        decision = request.form.get("decision", "")
-        reason = (request.form.get("reason") or "").strip()
-        if decision not in ("approve", "reject"):
-            errors = {"form": _("请选择通过或驳回")}
-        else:
-            try:
-                with kit.uow() as uow:
-                    cert_types.review(uow, actor, type_id, decision == "approve", reason)
-                    uow.commit()
-            except ValidationError as e:
-                errors = type_errors(e)
-            else:
-                return kit.done(_("审核通过") if decision == "approve" else _("已驳回"), "types.review_list")
+        done, errors, reason = kit.review_post(
+            lambda uow, ok, why: cert_types.review(uow, actor, type_id, ok, why), "types.review_list",
+            errors_of=type_errors)
+        if done:
+            return done
     with kit.uow() as uow:
         t = cert_types.get_for_department(uow, actor, type_id)
         list(t.fields)

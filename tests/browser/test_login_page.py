@@ -1,4 +1,4 @@
-"""Login and the deployment state page in a real browser against a real server."""
+"""Login, the home page and the deployment state page in a real browser against a real server."""
 
 from tests.browser.conftest import ADMIN_PASSWORD, captcha_of
 
@@ -10,6 +10,8 @@ def test_login_then_state_page(live_server, page, tmp_path):
     page.fill("#password", ADMIN_PASSWORD)
     page.fill("#captcha", answer)
     page.click("button.primary")
+    page.wait_for_selector("#home-counts")  # the home page, then the admin's 部署状态
+    page.click(".sidenav a[href='/status']")
     page.wait_for_selector("#deployment-state")
     mode = page.inner_text("#ledger-mode")  # a fresh deployment runs its own chain, contracts deployed
     assert "区块链" in mode and int(mode.rsplit(" ", 1)[-1]) >= 2, mode
