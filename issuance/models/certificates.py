@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certledger.db.base import Base, UTCDateTime
@@ -26,7 +26,10 @@ class CertificateStatus(str, enum.Enum):
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("type_id", "number", "version"),)
+    __table_args__ = (UniqueConstraint("type_id", "number", "version"),
+                      # a department's list, newest first (证照管理, 录入, 审核 page by this)
+                      Index("ix_certificates_department_created", "department_id", "created_at"),
+                      Index("ix_certificates_tenant_created", "tenant_id", "created_at"))  # 证照维护, the admin's
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
