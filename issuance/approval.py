@@ -8,9 +8,9 @@ Every decision is kept in ``approval_records`` so the full history of an item ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit, states
@@ -130,6 +130,22 @@ def history(session: Session, kind: str, subject_id: int) -> list[ApprovalRecord
         select(ApprovalRecord).where(ApprovalRecord.subject_kind == kind, ApprovalRecord.subject_id == subject_id)
         .order_by(ApprovalRecord.id)
     ).scalars())
+
+
+def returned(session: Session, kind: str, subject_ids: Iterable[int]) -> set[int]:
+    """Which of the subjects a reviewer sent back to draft (their latest decision is that rejection):
+    a rejected type or entry is a draft again, and its list says 已驳回 rather than 草稿. (An
+    issuance review's rejection returns to entry review, not to the clerk: not counted.)"""
+    ids = list(subject_ids)
+    if not ids:
+        return set()
+    latest = (select(ApprovalRecord.subject_id, func.max(ApprovalRecord.id).label("last"))
+              .where(ApprovalRecord.subject_kind == kind, ApprovalRecord.subject_id.in_(ids),
+                     ApprovalRecord.action != "withdraw")
+              .group_by(ApprovalRecord.subject_id).subquery())
+    return set(session.execute(select(ApprovalRecord.subject_id).join(latest, ApprovalRecord.id == latest.c.last)
+                               .where(ApprovalRecord.action == "reject", ApprovalRecord.to_state == "draft"))
+               .scalars())
 
 
 # --- sharing (系统清单, 用证申请) ---------------------------------------------------------------

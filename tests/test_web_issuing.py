@@ -183,6 +183,11 @@ def test_approve_then_reject_with_a_reason_that_is_required(iw, client):
     # the issuance review rejects back to entry review
     assert post(client, f"/issuing/{a}/reject", {"reason": "编号重复"}).status_code == 302
     assert status_of(iw, a) is S.SUBMITTED
+    clerk = web_app(iw.platform).test_client()
+    login(clerk, "clerk1", PASSWORD)
+    rows = dict(re.findall(r'<tr data-id="(\d+)".*?data-state="(\w+)"', clerk.get("/entry").get_data(as_text=True),
+                           re.S))
+    assert rows[str(b)] == "rejected" and rows[str(a)] == "submitted"  # the clerk sees what came back
     # a draft waits in no review: neither approve nor reject
     assert post(client, f"/issuing/{b}/approve").status_code == 409
     assert client.get(f"/issuing/{b}/reject").status_code == 409

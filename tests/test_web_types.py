@@ -217,8 +217,12 @@ def test_submit_review_reject_with_reason_then_approve(app, world):
     assert type_row(world, tid)[1] == "submitted"
     r = post(admin, f"/types/{tid}/review", {"decision": "reject", "reason": "信息项不全"})
     assert r.status_code == 302 and type_row(world, tid)[1] == "draft"
-    assert "信息项不全" in c.get(f"/types/{tid}").get_data(as_text=True)
+    view = c.get(f"/types/{tid}").get_data(as_text=True)
+    assert "信息项不全" in view and 'data-state="rejected"' in view  # back to draft, shown as 已驳回
+    assert re.search(rf'<tr[^>]*>(?:(?!</tr>).)*REV1(?:(?!</tr>).)*data-state="rejected"', c.get("/types").get_data(
+        as_text=True), re.S)
     post(c, f"/types/{tid}/submit")
+    assert 'data-state="rejected"' not in c.get(f"/types/{tid}").get_data(as_text=True)
     r = post(admin, f"/types/{tid}/review", {"decision": "approve"})
     assert r.status_code == 302 and type_row(world, tid)[1] == "approved"
     assert post(admin, f"/types/{tid}/review", {"decision": "approve"}).status_code == 409

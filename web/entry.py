@@ -17,7 +17,7 @@ from flask import g, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-from issuance import cert_types, certificate_import, certificates
+from issuance import approval, cert_types, certificate_import, certificates
 from issuance.codes import HOLDER_TYPES
 from issuance.errors import Conflict, IllegalTransition, ValidationError
 from issuance.models import CertificateStatus, CertificateType, RoleCode, ValueType
@@ -152,7 +152,9 @@ def index():
         ctx = kit.later(uow, render_template, "entry/index.html", types=types, page=page, args=args,
                                status_options=[(s, kit.STATE_LABELS[s]) for s in LIST_STATES],
                                type_options=[(str(t.id), t.name) for t in types.items],
-                               editable=certificates.EDITABLE_STATES, deletable=certificates.DELETABLE_STATES)
+                               editable=certificates.EDITABLE_STATES, deletable=certificates.DELETABLE_STATES,
+                               returned=approval.returned(uow.session, approval.CERTIFICATE.kind,
+                                                          (c.id for c in page.items)))
     return ctx()
 
 

@@ -158,8 +158,9 @@ def index():
         page = cert_types.search(uow, actor, text=args.filters["text"], status=_state(args.filters["status"]),
                                  page=args.page, size=args.size, sort=args.sort)
         names = cert_types.department_names(uow, (t.department_id for t in page.items))
+        returned = approval.returned(uow.session, approval.TYPE_REVIEW.kind, (t.id for t in page.items))
         ctx = kit.later(uow, render_template, "types/index.html", page=page, args=args, names=names,
-                               states=_state_options())
+                               states=_state_options(), returned=returned)
     return ctx()
 
 
@@ -209,7 +210,8 @@ def view(type_id: int):
                                history=history, has_certificates=cert_types.has_certificates(uow, t.id),
                                department=cert_types.department_names(uow, [t.department_id]).get(t.department_id, ""),
                                value_types=dict(VALUE_TYPES), holder_types=HOLDER_TYPES,
-                               designer=designer_links(t), reviewing=False)
+                               designer=designer_links(t), reviewing=False,
+                               returned=approval.returned(uow.session, approval.TYPE_REVIEW.kind, [t.id]))
     return ctx()
 
 
