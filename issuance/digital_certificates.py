@@ -19,6 +19,7 @@ Public functions:
 - ``revoke(uow, actor, ca, cert_id)``, ``delete(uow, actor, ca, cert_id) -> "deleted" | "revoked"``
 - ``valid_choices(uow, actor, department_id=None) -> list[(id, name)]``
 - ``describe(row) -> CertificateFacts`` (subject, issuer, serial, validity, SM3 fingerprint)
+- ``name_parts(name) -> [(attribute, value)]`` (a distinguished name, attribute by attribute)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from asn1crypto import x509 as asn1_x509
 from sqlalchemy import or_, select
 
 from certledger.crypto import x509 as X
@@ -263,6 +265,23 @@ class CertificateFacts:
     not_after: datetime
     sm3_fingerprint: str
     algorithm: str
+    subject_parts: tuple[tuple[str, str], ...] = ()
+    issuer_parts: tuple[tuple[str, str], ...] = ()
+
+
+def name_parts(name: asn1_x509.Name) -> tuple[tuple[str, str], ...]:
+    """A distinguished name as (attribute, value) pairs, most specific first (as ``human_friendly``).
+
+    The attribute is asn1crypto's name for it (``common_name``, ``organization_name``,
+    ``country_name``...) or the dotted OID of one it does not know, so a page can label each in
+    the reader's language instead of showing "Common Name: ..., Country: CN".
+    """
+    out: list[tuple[str, str]] = []
+    for rdn in reversed(list(name.chosen)):
+        for atv in rdn:
+            value = atv["value"].native
+            out.append((str(atv["type"].native), ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return tuple(out)
 
 
 def describe(row: DigitalCertificate) -> CertificateFacts:
@@ -272,7 +291,7 @@ def describe(row: DigitalCertificate) -> CertificateFacts:
         subject=cert.subject.human_friendly, issuer=cert.issuer.human_friendly,
         serial_hex=format(cert.serial_number, "X"), not_before=cert.not_valid_before,
         not_after=cert.not_valid_after, sm3_fingerprint=":".join(fp[i:i + 2] for i in range(0, len(fp), 2)),
-        algorithm=X.algorithm_of(cert))
+        algorithm=X.algorithm_of(cert), subject_parts=name_parts(cert.subject), issuer_parts=name_parts(cert.issuer))
 
 
 def key_of(uow: UnitOfWork, row: DigitalCertificate) -> bytes:

@@ -15,6 +15,7 @@ each item it wrote, so the view needs no ledger round trip and works while the l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -38,6 +39,11 @@ class ProcessStep:
     (``entry_review.approve``, ``pipeline.seal``, ``ledger.revoke``, ``certificate.report_loss``)
     so the page can label it in the reader's language; ``status`` is done, rejected, failed, pending,
     running or skipped.
+
+    ``detail`` is the technical note the step's record keeps, as stored (English, for logs);
+    ``detail_kind`` names what it is (``digest``, ``serial``, ``anchored``, ``already_anchored``,
+    ``next_due``, ``supersedes``; "" when not recognised) and ``detail_params`` holds its parts,
+    so the page can say it in the reader's language and keep hashes apart from words.
     """
 
     source: str
@@ -50,6 +56,30 @@ class ProcessStep:
     ref: str = ""
     block: int | None = None
     extra: dict = field(default_factory=dict)
+    detail_kind: str = ""
+    detail_params: dict = field(default_factory=dict)
+
+
+# the notes the pipeline writes (issuance/pipeline: runner.py, documents.py), by their shape
+_DETAIL_SHAPES = (
+    ("digest", re.compile(r"(?P<digest>sm3:[0-9a-f]+)")),
+    ("serial", re.compile(r"certificate serial (?P<serial>[0-9a-fA-F]+)")),
+    ("anchored", re.compile(r"(?P<ref>\S+) block (?P<block>\d+) root (?P<root>[0-9a-f]+)")),
+    ("already_anchored", re.compile(r"already on the ledger at (?P<block>\d+)")),
+)
+
+
+def detail_parts(detail: str) -> tuple[str, dict]:
+    """(kind, parts) of a pipeline step's stored note; ("", {}) for one of no known shape.
+
+    The pipeline stores its notes as short English strings (they are logged and kept as they
+    were written); reading them back here lets the page show them as words plus values.
+    """
+    for kind, shape in _DETAIL_SHAPES:
+        m = shape.fullmatch(detail or "")
+        if m:
+            return kind, m.groupdict()
+    return "", {}
 
 
 def _names(uow: UnitOfWork, ids: set[int | None]) -> dict[int, str]:
@@ -90,8 +120,10 @@ def process_of(uow: UnitOfWork, actor: Actor, certificate_id: int) -> list[Proce
 
     for r in sorted(steps_rows, key=lambda r: position(r.step)):
         status = r.status.value
+        kind, parts = detail_parts(r.detail or "")
         out.append(ProcessStep("pipeline", f"pipeline.{r.step}", r.ended_at or r.started_at, status=status,
-                               reason=r.error, detail=r.detail, extra={"attempts": r.attempts}))
+                               reason=r.error, detail=r.detail, extra={"attempts": r.attempts},
+                               detail_kind=kind, detail_params=parts))
     for o in outbox:
         out.append(ProcessStep("ledger", f"ledger.{'issue' if o.kind == 'anchor' else o.kind}",
                                o.done_at or o.created_at, (o.payload or {}).get("actor", ""),
@@ -100,9 +132,15 @@ def process_of(uow: UnitOfWork, actor: Actor, certificate_id: int) -> list[Proce
                                block=o.block or None))
     for a in audits:
         detail = json.loads(a.detail or "{}")
+        kind, parts = "", {}
+        if detail.get("next_due"):
+            kind, parts = "next_due", {"date": str(detail["next_due"])}
+        elif detail.get("supersedes"):
+            kind, parts = "supersedes", {"identifier": str(detail["supersedes"])}
         out.append(ProcessStep("audit", a.action, a.at, a.actor_name, reason=str(detail.get("reason") or ""),
                                detail=str(detail.get("next_due") or detail.get("supersedes") or ""),
-                               extra={k: detail[k] for k in ("from_state", "to_state") if k in detail}))
+                               extra={k: detail[k] for k in ("from_state", "to_state") if k in detail},
+                               detail_kind=kind, detail_params=parts))
 
     # time order; a step without a time (not started) keeps its flow position after the dated ones
     dated = [p for p in out if p.at is not None]

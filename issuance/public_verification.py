@@ -245,15 +245,21 @@ def _records(env: VerificationEnv, wanted: Sequence[str], with_data: bool = True
 def _unknown(identifier: str) -> PublicVerdict:
     if len(identifier) > MAX_IDENTIFIER:
         return PublicVerdict(identifier[:MAX_IDENTIFIER] + "…", [Check(
-            "data", False, f"not a certificate identifier: longer than {MAX_IDENTIFIER} characters")], found=False)
-    hint = ""
+            "data", False, f"not a certificate identifier: longer than {MAX_IDENTIFIER} characters",
+            "data.too_long", {"max": MAX_IDENTIFIER})], found=False)
+    hint, malformed = "", ""
     if identifier:
         try:
             parse_identifier(identifier)
         except IdentifierError as exc:
+            malformed = str(exc)
             hint = f" (not a well-formed GB/T 36904 identifier: {exc})"
-    detail = f"no certificate with this identifier in this deployment{hint}" if identifier else "no certificate identifier"
-    return PublicVerdict(identifier, [Check("data", False, detail)], found=False)
+    if not identifier:
+        check = Check("data", False, "no certificate identifier", "data.no_identifier")
+    else:
+        check = Check("data", False, f"no certificate with this identifier in this deployment{hint}",
+                      "data.unknown_malformed" if malformed else "data.unknown", {"error": malformed})
+    return PublicVerdict(identifier, [check], found=False)
 
 
 def _verify_records(env: VerificationEnv, wanted: Sequence[str], today: date | None) -> list[PublicVerdict]:
@@ -275,8 +281,11 @@ def _verify_records(env: VerificationEnv, wanted: Sequence[str], today: date | N
             doc = verify_ofd_file(ledger, stored.read_bytes(), roots, today=day)
             # only what concerns the file (seals, carried data): status and dates are checked once, below
             bad = [c for c in doc.checks if not c.ok and c.name in FILE_CHECKS]
-            extra.append(Check("document", not bad, "; ".join(f"{c.name}: {c.detail}" for c in bad)
-                               or f"{stored.name}: seals intact, carries this record's data"))
+            problems = "; ".join(f"{c.name}: {c.detail}" for c in bad)
+            extra.append(Check("document", not bad,
+                               problems or f"{stored.name}: seals intact, carries this record's data",
+                               "document.stored_bad" if bad else "document.stored_ok",
+                               {"problems": problems, "file": stored.name}))
         v = verify_data(ledger, basic, values, proof=rec.proof, today=day, extra=extra)
         out.append(PublicVerdict(v.identifier, v.checks, v.ledger_block,
                                  summary=_with_ledger_status(rec.summary, ledger, day)))
@@ -358,7 +367,8 @@ def verify_file(source: "Platform | VerificationEnv", data: bytes, filename: str
         try:
             Package.load(data, _ofd_limits(limit))  # the strict limits first; the checks below load it again
         except UnsafePackage as exc:
-            return PublicVerdict("", [Check("document", False, f"not a readable OFD file: {exc}")], found=False)
+            return PublicVerdict("", [Check("document", False, f"not a readable OFD file: {exc}",
+                                            "document.unreadable_ofd", {"error": str(exc)})], found=False)
         verdict = verify_ofd_file(env.ledger(), data, env.roots(), today=day)
     record = _records(env, [verdict.identifier], with_data=False).get(verdict.identifier)
     summary = _with_ledger_status(record.summary, env.ledger(), day) if record else None

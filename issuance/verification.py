@@ -25,13 +25,25 @@ LABELS = {
 }
 BAD_STATUS = {LedgerStatus.LOST: "reported lost (挂失)", LedgerStatus.REVOKED: "revoked (注销)",
               LedgerStatus.SUPERSEDED: "superseded by a newer version (已变更)"}
+BAD_STATUS_CODE = {LedgerStatus.LOST: "status.lost", LedgerStatus.REVOKED: "status.revoked",
+                   LedgerStatus.SUPERSEDED: "status.superseded"}
 
 
 @dataclass(frozen=True)
 class Check:
+    """One verification item.
+
+    ``detail`` is the English sentence the CLI, the JSON API and the sharing interface carry (kept
+    as it is: programs read it). ``code`` names the sentence and ``params`` holds its values, so a
+    page can say the same thing in the reader's language (web/verify.py); an empty code means
+    "no sentence known", and the page shows ``detail``. Neither is part of any JSON output.
+    """
+
     name: str
     ok: bool
     detail: str = ""
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def label(self) -> str:
@@ -53,6 +65,10 @@ class Verdict:
                 "checks": [{"name": c.name, "label": c.label, "ok": c.ok, "detail": c.detail} for c in self.checks]}
 
 
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
 def _date(text: str) -> date | None:
     try:
         return date.fromisoformat(text) if text else None
@@ -69,50 +85,62 @@ def verify_data(ledger: Ledger, basic: Mapping[str, Any], values: Mapping[str, A
     verdict = Verdict(identifier, list(extra))
     checks = verdict.checks
     if not identifier:
-        checks.append(Check("data", False, "no certificate identifier"))
+        checks.append(Check("data", False, "no certificate identifier", "data.no_identifier"))
         return verdict
     digest = canonical.ledger_digest(canonical.canonical_bytes(basic, values))
     try:
         state = ledger.status(identifier)
     except LedgerError as exc:
-        checks.append(Check("ledger", False, f"the ledger cannot be read: {exc}"))
+        checks.append(Check("ledger", False, f"the ledger cannot be read: {exc}", "ledger.unreadable",
+                            {"error": str(exc)}))
         return verdict
     if state is None:
-        checks.append(Check("ledger", False, "the ledger has no certificate with this identifier"))
+        checks.append(Check("ledger", False, "the ledger has no certificate with this identifier", "ledger.missing"))
         return verdict
     # the position the answer reflects: a follower's synced block, else the certificate's last event
     verdict.ledger_block = state.as_of_block if state.as_of_block is not None else state.last_block
-    checks.append(Check("ledger", True, f"anchored at {state.issued_block} by {state.issuer}"))
-    checks.append(Check("digest", digest == state.digest,
-                        "the data matches the anchored digest" if digest == state.digest
-                        else "the data differs from what was anchored (tampered or another version)"))
+    checks.append(Check("ledger", True, f"anchored at {state.issued_block} by {state.issuer}", "ledger.anchored",
+                        {"block": state.issued_block, "issuer": state.issuer}))
+    same = digest == state.digest
+    checks.append(Check("digest", same, "the data matches the anchored digest" if same
+                        else "the data differs from what was anchored (tampered or another version)",
+                        "digest.match" if same else "digest.mismatch"))
     if proof is not None:
         ok = verify_proof(digest, list(proof), state.root)
-        checks.append(Check("proof", ok, "leads to the anchored batch root" if ok else "does not lead to the batch root"))
+        checks.append(Check("proof", ok, "leads to the anchored batch root" if ok
+                            else "does not lead to the batch root", "proof.ok" if ok else "proof.bad"))
     root = ledger.root_info(state.root)
     issuer = ledger.issuer_info(state.issuer)
     type_code = str(basic.get("type_code", ""))
     if root is None or root.issuer != state.issuer:
-        checks.append(Check("issuer", False, "the batch root is not on the ledger under this issuer"))
+        checks.append(Check("issuer", False, "the batch root is not on the ledger under this issuer",
+                            "issuer.root_missing"))
     elif issuer is None or (type_code and type_code not in issuer.type_codes):
-        checks.append(Check("issuer", False, f"{state.issuer} is not authorised for type {type_code}"))
+        checks.append(Check("issuer", False, f"{state.issuer} is not authorised for type {type_code}",
+                            "issuer.not_authorised", {"issuer": state.issuer, "type_code": type_code}))
     else:
-        checks.append(Check("issuer", True, f"{issuer.name or state.issuer}, batch of {root.count}"))
+        checks.append(Check("issuer", True, f"{issuer.name or state.issuer}, batch of {root.count}", "issuer.ok",
+                            {"issuer": issuer.name or state.issuer, "count": root.count}))
     overdue = state.next_review_due is not None and state.next_review_due < today
     if state.status in BAD_STATUS:
         detail = BAD_STATUS[state.status] + (f": {state.superseded_by}" if state.superseded_by else "")
-        checks.append(Check("status", False, detail))
+        checks.append(Check("status", False, detail, BAD_STATUS_CODE[state.status],
+                            {"by": state.superseded_by or ""}))
     elif overdue:  # the ledger keeps the due date; overdue is read from it, not from our database
-        checks.append(Check("status", False, f"annual review overdue since {state.next_review_due} (年审逾期)"))
+        checks.append(Check("status", False, f"annual review overdue since {state.next_review_due} (年审逾期)",
+                            "status.review_overdue", {"since": str(state.next_review_due)}))
     else:
-        checks.append(Check("status", True, "effective (有效)"))
+        checks.append(Check("status", True, "effective (有效)", "status.effective"))
     start, end = _date(str(basic.get("valid_from", ""))), _date(str(basic.get("valid_to", "")))
     if (start and today < start) or (end and today > end):
-        checks.append(Check("validity", False, f"valid {start or '…'} to {end or '…'}, not on {today}"))
+        checks.append(Check("validity", False, f"valid {start or '…'} to {end or '…'}, not on {today}",
+                            "validity.outside", {"start": _iso(start), "end": _iso(end), "today": today.isoformat()}))
     else:
-        checks.append(Check("validity", True, f"valid {start or '…'} to {end or 'no end date'}"))
+        checks.append(Check("validity", True, f"valid {start or '…'} to {end or 'no end date'}", "validity.ok",
+                            {"start": _iso(start), "end": _iso(end)}))
     if state.next_review_due is not None:
-        checks.append(Check("annual_review", not overdue, f"next review due {state.next_review_due}"))
+        checks.append(Check("annual_review", not overdue, f"next review due {state.next_review_due}",
+                            "annual_review.next_due", {"due": str(state.next_review_due)}))
     return verdict
 
 
@@ -127,19 +155,22 @@ def verify_ofd_file(ledger: Ledger, data: bytes, roots: Sequence, *, today: date
         carried = None if info is None else next(
             (cd.text or "" for cd in info.iter(f"{Q}CustomData") if cd.get("Name") == canonical.DOCUMENT_DATA_KEY), None)
     except UnsafePackage as exc:
-        return Verdict("", [Check("document", False, f"not a readable OFD file: {exc}")])
+        return Verdict("", [Check("document", False, f"not a readable OFD file: {exc}", "document.unreadable_ofd",
+                                  {"error": str(exc)})])
     if carried is None:
-        return Verdict("", [Check("data", False, "the file carries no certificate data")])
+        return Verdict("", [Check("data", False, "the file carries no certificate data", "data.not_carried")])
     try:
         basic, values = canonical.parse(carried.encode("utf-8"))
     except ValueError as exc:
-        return Verdict("", [Check("data", False, str(exc))])
+        return Verdict("", [Check("data", False, str(exc), "data.unreadable", {"error": str(exc)})])
     reports = verify_ofd(data, roots)
     if not reports:
-        doc = Check("document", False, "the file is not signed or sealed")
+        doc = Check("document", False, "the file is not signed or sealed", "document.ofd_unsigned")
     else:
         bad = [f"{r.sign_id}: {c.name}: {c.detail}" for r in reports for c in r.checks if not c.ok]
-        doc = Check("document", not bad, "; ".join(bad) or f"{len(reports)} seal(s) and signature intact, signer trusted")
+        problems = "; ".join(bad)
+        doc = Check("document", not bad, problems or f"{len(reports)} seal(s) and signature intact, signer trusted",
+                    "document.ofd_bad" if bad else "document.ofd_ok", {"problems": problems, "count": len(reports)})
     return verify_data(ledger, basic, values, today=today, extra=[doc])
 
 
@@ -155,27 +186,31 @@ def verify_pdf_file(ledger: Ledger, data: bytes, roots: Sequence, *, today: date
     try:
         carried, covers_all = _pdf_carried_data(data)
     except ValueError as exc:
-        return Verdict("", [Check("document", False, f"not a readable PDF file: {exc}")])
+        return Verdict("", [Check("document", False, f"not a readable PDF file: {exc}", "document.unreadable_pdf",
+                                  {"error": str(exc)})])
     if carried is None:
-        return Verdict("", [Check("data", False, "the file carries no certificate data")])
+        return Verdict("", [Check("data", False, "the file carries no certificate data", "data.not_carried")])
     try:
         basic, values = canonical.parse(carried)
     except ValueError as exc:
-        return Verdict("", [Check("data", False, str(exc))])
+        return Verdict("", [Check("data", False, str(exc), "data.unreadable", {"error": str(exc)})])
     try:
         reports = verify_pdf(data, roots)
     except PDFSignError as exc:
-        reports, error = [], str(exc)
+        reports, error, code = [], str(exc), "document.pdf_error"
     else:
-        error = "the file is not signed"
+        error, code = "the file is not signed", "document.pdf_unsigned"
     if not reports:
-        doc = Check("document", False, error)
+        doc = Check("document", False, error, code, {"error": error})
     else:
         bad = [f"signature {i + 1}: {c.name}: {c.detail}"
                for i, checks in enumerate(reports) for c in checks if not c.ok]
+        code = "document.pdf_bad" if bad else ("document.pdf_changed" if not covers_all else "document.pdf_ok")
+        problems = "; ".join(bad)  # the signature checks' own words, before the sentence below joins them
         if not covers_all:
             bad.append("the file was changed after it was signed (a later revision)")
-        doc = Check("document", not bad, "; ".join(bad) or f"{len(reports)} signature(s) intact, signer trusted")
+        doc = Check("document", not bad, "; ".join(bad) or f"{len(reports)} signature(s) intact, signer trusted",
+                    code, {"problems": problems, "changed": not covers_all, "count": len(reports)})
     return verify_data(ledger, basic, values, today=today, extra=[doc])
 
 

@@ -410,6 +410,29 @@ def maintenance():
     return page_view()
 
 
+# a step's technical note (``ProcessStep.detail_kind``) as (label, value, monospace) parts, in the reader's language
+PROCESS_DETAILS = {
+    "digest": lambda p: [(_("摘要"), p["digest"], True)],
+    "serial": lambda p: [(_("签名证书序列号"), p["serial"], True)],
+    "anchored": lambda p: [(_("区块"), p["block"], False), (_("批次根"), p["root"] + "…", True),
+                           (_("存证凭据"), p["ref"], True)],
+    "already_anchored": lambda p: [(_("账本上已有该证照，区块"), p["block"], False)],
+    "next_due": lambda p: [(_("下次年审日期"), p["date"], False)],
+    "supersedes": lambda p: [(_("替代旧版本"), p["identifier"], True)],
+}
+
+
+def process_detail(step: process.ProcessStep) -> list[tuple[str, str, bool]]:
+    """The parts the timeline shows of a step's note; [] when its kind is unknown (the raw note is shown)."""
+    say = PROCESS_DETAILS.get(step.detail_kind)
+    if say is None:
+        return []
+    try:
+        return [(str(label), str(value), mono) for label, value, mono in say(step.detail_params)]
+    except KeyError:
+        return []
+
+
 @bp.route("/<int:cert_id>/process")
 @kit.guard(admin_only=True)
 def process_view(cert_id: int):
@@ -421,7 +444,7 @@ def process_view(cert_id: int):
         steps = process.process_of(uow, actor, cert_id)
         blockchain = bool(current_platform().settings.blockchain.enabled)
         page_view = partial(render_template, "certs/process.html", cert=cert, steps=steps, labels=PROCESS_LABELS,
-                               anchor_label=_("上链") if blockchain else _("本地存储"))
+                               details=process_detail, anchor_label=_("上链") if blockchain else _("本地存储"))
         kit.detach(uow)
     return page_view()
 

@@ -32,6 +32,20 @@ MESSAGES = {
     "years": _l("有效期为 1 到 5 年"),
 }
 
+# the attributes of a distinguished name (``dcerts.name_parts``), in the reader's language with the usual abbreviation
+NAME_LABELS = {
+    "common_name": _l("通用名称 CN"), "organization_name": _l("组织 O"), "organizational_unit_name": _l("组织单位 OU"),
+    "country_name": _l("国家 C"), "state_or_province_name": _l("省 ST"), "locality_name": _l("城市 L"),
+    "street_address": _l("街道地址 STREET"), "serial_number": _l("序列号 SERIALNUMBER"),
+    "email_address": _l("电子邮件 E"), "title": _l("职务 T"), "given_name": _l("名 GN"), "surname": _l("姓 SN"),
+    "domain_component": _l("域名组件 DC"), "organization_identifier": _l("组织标识符"),
+}
+
+
+def labelled(parts) -> list[tuple[str, str]]:
+    """(label, value) of each attribute of a name; an attribute without a label keeps its own name."""
+    return [(str(NAME_LABELS.get(key, key)), value) for key, value in parts]
+
 
 def errors_of(e: ValidationError) -> dict[str, str]:
     """The domain's field errors in the reader's language, next to the fields."""
@@ -89,7 +103,8 @@ def view(cert_id: int):
         facts = dcerts.describe(row)
         used = dcerts.in_use(uow, row.id)
         kit.detach(uow)
-    return render_template("digital_certs/view.html", cert=row, facts=facts, used=used)
+    return render_template("digital_certs/view.html", cert=row, facts=facts, used=used,
+                           subject=labelled(facts.subject_parts), issuer=labelled(facts.issuer_parts))
 
 
 @bp.route("/<int:cert_id>/certificate.cer")

@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from issuance.public_verification import (MB, BatchRefused, FileRefused, PublicVerdict, verify_file,
                                           verify_identifier, verify_identifiers)
+from issuance.verification import Check
 
 from .api.envelope import fail, ok
 from .app import current_platform
@@ -45,6 +46,75 @@ STATUS_LABELS = {
     "effective": _l("有效"), "lost": _l("已挂失"), "revoked": _l("已注销"), "superseded": _l("已变更"),
     "review_overdue": _l("年审逾期"), "not_on_ledger": _l("未上链"), "unknown": _l("未知"),
 }
+
+
+def _validity(p: dict) -> dict:
+    return {**p, "start": p.get("start") or "…", "end": p.get("end") or _("长期")}
+
+
+def _superseded(p: dict) -> str:
+    return _("已变更，被新版本 %(by)s 替代", by=p["by"]) if p.get("by") else _("已变更，被新版本替代")
+
+
+def _pdf_bad(p: dict) -> str:
+    text = _("签名验证未通过：%(problems)s", problems=p["problems"])
+    return text + "；" + _("文件在签名后被修改（存在后续修订）") if p.get("changed") else text
+
+
+# what each check's detail says (``Check.code``), in the visitor's language; ``Check.params`` fills it in.
+# The English ``Check.detail`` stays what the JSON API and the CLI carry; an unknown code shows it as is.
+CHECK_SENTENCES = {
+    "data.no_identifier": lambda p: _("未提供证照标识"),
+    "data.too_long": lambda p: _("不是证照标识：长度超过 %(max)s 个字符", **p),
+    "data.unknown": lambda p: _("本平台没有该标识的证照"),
+    "data.unknown_malformed": lambda p: _("本平台没有该标识的证照（不符合 GB/T 36904 证照标识格式）"),
+    "data.not_carried": lambda p: _("文件中没有证照数据"),
+    "data.unreadable": lambda p: _("文件中的证照数据无法读取：%(error)s", **p),
+    "ledger.unreadable": lambda p: _("无法读取账本：%(error)s", **p),
+    "ledger.missing": lambda p: _("账本上没有该标识的证照"),
+    "ledger.anchored": lambda p: _("已上链：区块 %(block)s，发证方 %(issuer)s", **p),
+    "digest.match": lambda p: _("证照数据与链上存证的摘要一致"),
+    "digest.mismatch": lambda p: _("证照数据与链上存证的摘要不一致（已被篡改或为其他版本）"),
+    "proof.ok": lambda p: _("可推导出链上存证的批次根"),
+    "proof.bad": lambda p: _("无法推导出链上存证的批次根"),
+    "issuer.root_missing": lambda p: _("账本上没有该签发方的这个批次根"),
+    "issuer.not_authorised": lambda p: _("%(issuer)s 未获授权签发类型 %(type_code)s 的证照", **p),
+    "issuer.ok": lambda p: _("%(issuer)s，本批次共 %(count)s 个证照", **p),
+    "status.effective": lambda p: _("有效"),
+    "status.lost": lambda p: _("已挂失"),
+    "status.revoked": lambda p: _("已注销"),
+    "status.superseded": _superseded,
+    "status.review_overdue": lambda p: _("年审逾期：应于 %(since)s 前完成年审", **p),
+    "validity.ok": lambda p: _("有效期 %(start)s 至 %(end)s", **_validity(p)),
+    "validity.outside": lambda p: _("有效期 %(start)s 至 %(end)s，%(today)s 不在有效期内", **_validity(p)),
+    "annual_review.next_due": lambda p: _("下次年审日期 %(due)s", **p),
+    "document.unreadable_ofd": lambda p: _("不是可读取的 OFD 文件：%(error)s", **p),
+    "document.unreadable_pdf": lambda p: _("不是可读取的 PDF 文件：%(error)s", **p),
+    "document.ofd_unsigned": lambda p: _("文件未签名，也未加盖电子印章"),
+    "document.ofd_bad": lambda p: _("签章验证未通过：%(problems)s", **p),
+    "document.ofd_ok": lambda p: _("%(count)s 个电子印章及签名完好，签名者可信", **p),
+    "document.pdf_unsigned": lambda p: _("文件未签名"),
+    "document.pdf_error": lambda p: _("无法验证文件的签名：%(error)s", **p),
+    "document.pdf_bad": _pdf_bad,
+    "document.pdf_changed": lambda p: _("文件在签名后被修改（存在后续修订）"),
+    "document.pdf_ok": lambda p: _("%(count)s 个签名完好，签名者可信", **p),
+    "document.stored_bad": lambda p: _("存档的版式文件未通过验证：%(problems)s", **p),
+    "document.stored_ok": lambda p: _("存档的版式文件电子印章完好，所载数据与本记录一致"),
+}
+
+
+def check_sentence(check: Check) -> str:
+    """What ``check`` found, said in the visitor's language; its English ``detail`` for an unknown code."""
+    say = CHECK_SENTENCES.get(check.code)
+    if say is None:
+        return check.detail
+    try:
+        text = str(say(dict(check.params or {})))
+    except (KeyError, TypeError, ValueError):  # params not matching the sentence: the detail still says it
+        return check.detail
+    return check.detail if "%(" in text else text  # gettext leaves the placeholders when given no values
+
+
 # the limiter bucket of each endpoint; anything else of the blueprint counts as a single verification
 KIND_OF = {"verify.file_form": "file", "verify.api_file": "file", "verify.batch_form": "batch", "verify.api_batch": "batch"}
 RATE_SETTING = {"verify": "verify_rate", "file": "file_rate", "batch": "batch_rate"}
@@ -116,7 +186,7 @@ def _view(v: PublicVerdict) -> dict:
     return {
         "identifier": v.identifier, "valid": v.valid, "found": v.found, "ledger_block": v.ledger_block,
         "summary": v.summary, "status_label": STATUS_LABELS.get(status, status),
-        "checks": [{"name": c.name, "label": CHECK_LABELS.get(c.name, c.label), "ok": c.ok, "detail": c.detail}
+        "checks": [{"name": c.name, "label": CHECK_LABELS.get(c.name, c.label), "ok": c.ok, "detail": check_sentence(c)}
                    for c in v.checks],
     }
 
