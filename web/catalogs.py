@@ -127,10 +127,7 @@ def manage():
 @bp.route("/<int:catalog_id>/disable", methods=["POST"])
 @kit.guard(*MAKER_ROLES, department=True)
 def disable(catalog_id: int):
-    with kit.uow() as uow:
-        catalogs.disable(uow, current_actor(), catalog_id)
-        uow.commit()
-    return kit.done(_("目录已禁用"), "catalogs.manage")
+    return kit.act(catalogs.disable, catalog_id, message=_("目录已禁用"), endpoint="catalogs.manage")
 
 
 @bp.route("/<int:catalog_id>/delete", methods=["POST"])

@@ -204,10 +204,7 @@ def review(id: int):
 @bp.route("/<int:id>/delete", methods=["POST"])
 @kit.guard(admin_only=True)
 def delete(id: int):
-    with kit.uow() as uow:
-        departments.delete(uow, current_actor(), id)
-        uow.commit()
-    return kit.done(_("已删除"), "departments.onboarding")
+    return kit.act(departments.delete, id, message=_("已删除"), endpoint="departments.onboarding")
 
 
 # --- 用证清单 -------------------------------------------------------------------------------------
@@ -323,10 +320,7 @@ def usage_call(id: int):
 @bp.route("/usage/<int:id>/delete", methods=["POST"])
 @kit.guard(*MAKERS, department=True)
 def usage_delete(id: int):
-    with kit.uow() as uow:
-        usage.delete(uow, current_actor(), id)
-        uow.commit()
-    return kit.done(_("已删除"), "departments.usage")
+    return kit.act(usage.delete, id, message=_("已删除"), endpoint="departments.usage")
 
 
 @bp.route("/usage/<int:id>/review", methods=["POST"])
@@ -460,28 +454,21 @@ def system_edit(id: int):
 @bp.route("/systems/<int:id>/delete", methods=["POST"])
 @kit.guard(*MAKERS, department=True)
 def system_delete(id: int):
-    with kit.uow() as uow:
-        client_systems.delete(uow, current_actor(), id)
-        uow.commit()
-    return kit.done(_("已删除"), "departments.systems")
+    return kit.act(client_systems.delete, id, message=_("已删除"), endpoint="departments.systems")
 
 
 @bp.route("/systems/<int:id>/resubmit", methods=["POST"])
 @kit.guard(*MAKERS, department=True)
 def system_resubmit(id: int):
-    with kit.uow() as uow:
-        client_systems.resubmit(uow, current_actor(), id)
-        uow.commit()
-    return kit.done(_("已重新提交，等待管理员审核"), "departments.system_view", id=id)
+    return kit.act(client_systems.resubmit, id, message=_("已重新提交，等待管理员审核"),
+                   endpoint="departments.system_view", id=id)
 
 
 @bp.route("/systems/<int:id>/disable", methods=["POST"])
 @kit.guard(RoleCode.DEPT_ADMIN, department=True)
 def system_disable(id: int):
-    with kit.uow() as uow:
-        client_systems.disable(uow, current_actor(), id, request.form.get("reason", ""))
-        uow.commit()
-    return kit.done(_("系统已禁用，其 AccountId 立即停止使用"), "departments.system_view", id=id)
+    return kit.act(client_systems.disable, id, request.form.get("reason", ""),
+                   message=_("系统已禁用，其 AccountId 立即停止使用"), endpoint="departments.system_view", id=id)
 
 
 @bp.route("/systems/<int:id>/review", methods=["POST"])

@@ -234,19 +234,13 @@ def view(cert_id: int):
 @bp.route("/<int:cert_id>/delete", methods=["POST"])
 @kit.guard(*MAKERS, department=True)
 def delete(cert_id: int):
-    with kit.uow() as uow:
-        certificates.delete(uow, kit.current_actor(), cert_id)
-        uow.commit()
-    return kit.done(_("已删除"), "entry.index")
+    return kit.act(certificates.delete, cert_id, message=_("已删除"), endpoint="entry.index")
 
 
 @bp.route("/<int:cert_id>/submit", methods=["POST"])
 @kit.guard(*MAKERS, department=True)
 def submit(cert_id: int):
-    with kit.uow() as uow:
-        certificates.submit(uow, kit.current_actor(), cert_id)
-        uow.commit()
-    return kit.done(_("已提交审核"), "entry.index")
+    return kit.act(certificates.submit, cert_id, message=_("已提交审核"), endpoint="entry.index")
 
 
 @bp.route("/submit", methods=["POST"])
@@ -258,10 +252,7 @@ def submit_selected():
         raise ValidationError({"ids": _("请选择证照")}) from None
     if not ids:
         return kit.done(_("请先选择要提交审核的证照"), "entry.index")
-    with kit.uow() as uow:
-        certificates.submit_many(uow, kit.current_actor(), ids)
-        uow.commit()
-    return kit.done(_("已提交审核 %(n)d 条", n=len(ids)), "entry.index")
+    return kit.act(certificates.submit_many, ids, message=_("已提交审核 %(n)d 条", n=len(ids)), endpoint="entry.index")
 
 
 # --- Excel import ----------------------------------------------------------------------------------

@@ -100,10 +100,7 @@ def view(cert_id: int):
 @kit.guard(*REVIEWERS, department=True)
 def approve(cert_id: int):
     """Entry review: approve (submitted -> approved, waiting for 发起签发)."""
-    with kit.uow() as uow:
-        certificates.review_entry(uow, kit.current_actor(), cert_id, True)
-        uow.commit()
-    return kit.done(_("审核通过"), "issuing.review_list")
+    return kit.act(certificates.review_entry, cert_id, True, message=_("审核通过"), endpoint="issuing.review_list")
 
 
 def _stage_of(cert) -> str:
@@ -147,10 +144,8 @@ def reject(cert_id: int):
 @kit.guard(*REVIEWERS, department=True)
 def start_issuance(cert_id: int):
     """发起签发 (asks "是否确认发起签发流程？"): the issuance review's approval, then the issuance page."""
-    with kit.uow() as uow:
-        certificates.review_issuance(uow, kit.current_actor(), cert_id, True)
-        uow.commit()
-    return kit.done(_("已发起签发，点击【开始签发】进入签发流程"), "issuing.progress_page", ids=str(cert_id))
+    return kit.act(certificates.review_issuance, cert_id, True, message=_("已发起签发，点击【开始签发】进入签发流程"),
+                   endpoint="issuing.progress_page", ids=str(cert_id))
 
 
 @bp.route("/batch", methods=["POST"])

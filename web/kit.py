@@ -181,6 +181,15 @@ def field_errors(e: ValidationError, labels: Mapping[str, str] | None = None) ->
     return {(k or "form"): v for k, v in e.errors.items()}
 
 
+def act(change: Callable[..., object], *args, message: str, endpoint: str, **values) -> object:
+    """One change by the signed-in user, ``change(uow, actor, *args)``, committed; then ``message``
+    and the page ``endpoint`` (the POST of a button: delete, submit, disable...)."""
+    with uow() as u:
+        change(u, current_actor(), *args)
+        u.commit()
+    return done(message, endpoint, **values)
+
+
 def done(message: str, endpoint: str, **values) -> object:
     """Flash ``message`` and go to ``endpoint`` (the post/redirect/get of every action)."""
     flash(message)

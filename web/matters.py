@@ -139,10 +139,7 @@ def edit(matter_id: int):
 @bp.route("/<int:matter_id>/delete", methods=["POST"])
 @kit.guard(*MAKER_ROLES, department=True)
 def delete(matter_id: int):
-    with kit.uow() as uow:
-        matters.delete(uow, current_actor(), matter_id)
-        uow.commit()
-    return kit.done(_("已删除"), "matters.index")
+    return kit.act(matters.delete, matter_id, message=_("已删除"), endpoint="matters.index")
 
 
 # --- 批量导入 ---------------------------------------------------------------------------------------
@@ -276,7 +273,4 @@ def link(kind: str):
 @kit.guard(*MAKER_ROLES, department=True)
 def unlink(link_id: int):
     kind = request.form.get("kind", "uses")
-    with kit.uow() as uow:
-        matters.unlink(uow, current_actor(), link_id)
-        uow.commit()
-    return kit.done(_("已删除"), KINDS.get(kind, "matters.uses"))
+    return kit.act(matters.unlink, link_id, message=_("已删除"), endpoint=KINDS.get(kind, "matters.uses"))

@@ -203,7 +203,4 @@ def edit(seal_id: int):
 @bp.route("/<int:seal_id>/delete", methods=["POST"])
 @kit.guard(RoleCode.DEPT_ADMIN, **GUARD)
 def delete(seal_id: int):
-    with kit.uow() as uow:
-        seal_registry.delete(uow, current_actor(), seal_id)
-        uow.commit()
-    return kit.done(_("已删除"), "seals.index")
+    return kit.act(seal_registry.delete, seal_id, message=_("已删除"), endpoint="seals.index")

@@ -134,28 +134,29 @@ def _shell_context() -> dict:
 
 # --- field errors of the domain, in the reader's language ---------------------------------------
 
-def _field_errors(e: ValidationError) -> dict[str, str]:
+def account_message(field: str, text: str) -> str | None:
+    """What the account forms say for the domain's refusal ``text`` of ``field`` (a new password,
+    the confirmation, name, e-mail, phone), or None for a field they do not share."""
     policy = current_platform().policy
+    if field in ("new_password", "password"):
+        if "different" in text:
+            return _("新密码不能与当前密码相同")
+        if "characters" in text:
+            return _("密码长度不少于 %(n)d 位", n=policy.min_length)
+        return _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类", n=policy.min_classes)
+    return {"confirm_password": _("两次输入的密码不一致"), "display_name": _("姓名为 1 到 64 个字符"),
+            "email": _("邮箱格式不正确"), "phone": _("手机号码格式不正确")}.get(field)
+
+
+def _field_errors(e: ValidationError) -> dict[str, str]:
     out = {}
     for field, text in e.errors.items():
         if field == "old_password":
             out[field] = _("当前密码错误")
         elif field == "confirm_password":
             out[field] = _("两次输入的新密码不一致")
-        elif field == "new_password" and "different" in text:
-            out[field] = _("新密码不能与当前密码相同")
-        elif field == "new_password" and "characters" in text:
-            out[field] = _("密码长度不少于 %(n)d 位", n=policy.min_length)
-        elif field == "new_password":
-            out[field] = _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类", n=policy.min_classes)
-        elif field == "display_name":
-            out[field] = _("姓名为 1 到 64 个字符")
-        elif field == "email":
-            out[field] = _("邮箱格式不正确")
-        elif field == "phone":
-            out[field] = _("手机号码格式不正确")
         else:
-            out[field or "form"] = text
+            out[field or "form"] = account_message(field, text) or text
     return out
 
 

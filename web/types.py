@@ -257,19 +257,13 @@ def _edit_again(type_id: int, values, rows, errors, locked):
 @bp.route("/<int:type_id>/submit", methods=["POST"])
 @kit.guard(*MAKER_ROLES, department=True)
 def submit(type_id: int):
-    with kit.uow() as uow:
-        cert_types.submit(uow, current_actor(), type_id)
-        uow.commit()
-    return kit.done(_("已提交审核"), "types.view", type_id=type_id)
+    return kit.act(cert_types.submit, type_id, message=_("已提交审核"), endpoint="types.view", type_id=type_id)
 
 
 @bp.route("/<int:type_id>/delete", methods=["POST"])
 @kit.guard(*MAKER_ROLES, department=True)
 def delete(type_id: int):
-    with kit.uow() as uow:
-        cert_types.delete(uow, current_actor(), type_id)
-        uow.commit()
-    return kit.done(_("已删除"), "types.index")
+    return kit.act(cert_types.delete, type_id, message=_("已删除"), endpoint="types.index")
 
 
 @bp.route("/<int:type_id>/register", methods=["GET", "POST"])

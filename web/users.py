@@ -18,6 +18,7 @@ from issuance.models import RoleCode
 
 from . import kit
 from .app import current_platform
+from .shell import account_message
 from .auth import current_actor
 from .kit import blueprint
 
@@ -42,25 +43,12 @@ FIELDS = ("username", "display_name", "email", "phone", "department_id")
 
 def errors_of(e: ValidationError) -> dict[str, str]:
     """The domain's field errors in the reader's language (the passwords as the account page words them)."""
-    policy = current_platform().policy
     out: dict[str, str] = {}
     for name, text in kit.field_errors(e).items():
         if name == "username":
             out[name] = _("用户名已存在") if text == "taken" else _("用户名为 3 到 64 个字母、数字或 _ . @ -")
-        elif name == "password" and "characters" in text:
-            out[name] = _("密码长度不少于 %(n)d 位", n=policy.min_length)
         elif name == "password" and "own password" in text:
             out[name] = _("请在“修改密码”页面修改自己的密码")
-        elif name == "password":
-            out[name] = _("密码须包含小写字母、大写字母、数字、符号中的至少 %(n)d 类", n=policy.min_classes)
-        elif name == "confirm_password":
-            out[name] = _("两次输入的密码不一致")
-        elif name == "display_name":
-            out[name] = _("姓名为 1 到 64 个字符")
-        elif name == "email":
-            out[name] = _("邮箱格式不正确")
-        elif name == "phone":
-            out[name] = _("手机号码格式不正确")
         elif name == "roles":
             out[name] = _("请至少选择一个角色")
         elif name == "department_id":
@@ -76,7 +64,7 @@ def errors_of(e: ValidationError) -> dict[str, str]:
         elif name in ("locked", "sort", "page"):
             out[name] = _("请求参数有误")
         else:
-            out[name] = text
+            out[name] = account_message(name, text) or text
     return out
 
 
