@@ -66,7 +66,7 @@ def home():
                                     share_type=args.filters["share_type"],
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
-        ctx = kit.later(uow, render_template, "catalogs/home.html", page=page, args=args, share_types=_share_options(),
+        ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=False, page=page, args=args, share_types=_share_options(),
                                departments=catalogs.department_choices(uow, actor),
                                may_apply=_may_apply(actor), can_apply=catalogs.can_apply_for_use)
     return ctx()
@@ -103,7 +103,7 @@ def maintenance():
                                     share_type=args.filters["share_type"],
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
-        ctx = kit.later(uow, render_template, "catalogs/maintenance.html", page=page, args=args, share_types=_share_options(),
+        ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=True, page=page, args=args, share_types=_share_options(),
                                departments=catalogs.department_choices(uow, actor))
     return ctx()
 
