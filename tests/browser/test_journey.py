@@ -470,6 +470,8 @@ def test_issue_8_journey_from_onboarding_to_public_verification(journey_server, 
             (admin, "catalogs-maintenance", "/catalogs/maintenance", "#catalog-maintenance-list"),
             (admin, "catalogs-review", "/catalogs/review?status=", "#catalog-review-list"),
             (admin, "types-review", "/types/review?status=", "#type-review-list"),
+            (zhang, "users", "/users", "#users-list"),
+            (admin, "users-admin", "/users", "#users-list"),
         ]
         for who, name, path, ready in pages:
             who.goto(base + path)
@@ -487,6 +489,16 @@ def test_issue_8_journey_from_onboarding_to_public_verification(journey_server, 
         assert codes_done.count() >= 1
         admin.goto(base + "/catalogs")
         assert TYPE_NAME in admin.inner_text("#catalog-list")
+        # the same pages in English, by the switch in the top bar
+        zhang.goto(f"{base}/certificates/{cert_id}")
+        wait(zhang, "#ledger-history")
+        zhang.click("text=English")
+        wait(zhang, "text=Ledger records")
+        assert "Basic information" in zhang.inner_text("main") and "账本记录" not in zhang.inner_text("main")
+        assert "Certificate management" in zhang.inner_text(".sidenav")
+        shot(zhang, "certificates-view-en", notes)
+        zhang.click("text=中文")
+        wait(zhang, "text=账本记录")
 
         elapsed = time.monotonic() - started
         print(f"\njourney took {elapsed:.1f} s (after the server started)")
