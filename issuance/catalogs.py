@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from . import approval, audit, states
+from . import approval, audit, departments, states
 from .context import Actor
 from .errors import Conflict, NotFound, PermissionDenied, ValidationError
 from .listing import Page, like, paginate
@@ -146,15 +146,6 @@ def search_rows(uow: UnitOfWork, actor: Actor, own_only: bool = False, **criteri
     type_ids = {c.type_id for c in page.items}
     types = {t.id: t for t in uow.session.execute(
         select(CertificateType).where(CertificateType.id.in_(type_ids))).scalars()} if type_ids else {}
-    names = department_choices(uow, actor)
-    rows = [CatalogRow(c, types[c.type_id], dict(names).get(c.department_id, "")) for c in page.items]
+    names = departments.names(uow, actor, {c.department_id for c in page.items})
+    rows = [CatalogRow(c, types[c.type_id], names.get(c.department_id, "")) for c in page.items]
     return Page(rows, page.total, page.page, page.size)
-
-
-def department_choices(uow: UnitOfWork, actor: Actor) -> list[tuple[int, str]]:
-    """The tenant's departments as (id, name), for filters and forms."""
-    from .models import Department
-
-    rows = uow.session.execute(select(Department.id, Department.name).where(
-        Department.tenant_id == actor.tenant_id).order_by(Department.name, Department.id))
-    return [(i, n) for i, n in rows]

@@ -287,17 +287,6 @@ def choices(uow: UnitOfWork, actor: Actor, own_only: bool = False,
     return list(uow.session.execute(stmt.order_by(CertificateType.name, CertificateType.id)).scalars())
 
 
-def department_names(uow: UnitOfWork, department_ids: Iterable[int]) -> dict[int, str]:
-    """Department names by id, for lists that show whose record a row is."""
-    from .models import Department
-
-    ids = set(department_ids)
-    if not ids:
-        return {}
-    rows = uow.session.execute(select(Department.id, Department.name).where(Department.id.in_(ids)))
-    return {i: n for i, n in rows}
-
-
 def review_history(uow: UnitOfWork, actor: Actor, type_id: int) -> list:
     """The type's submissions and decisions (with rejection reasons), oldest first."""
     t = get_for_department(uow, actor, type_id)

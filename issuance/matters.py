@@ -196,12 +196,3 @@ def choices(uow: UnitOfWork, actor: Actor) -> list[Matter]:
     if not actor.is_admin:
         stmt = stmt.where(Matter.department_id == actor.department_id)
     return list(uow.session.execute(stmt.order_by(Matter.code)).scalars())
-
-
-def department_names(uow: UnitOfWork, department_ids) -> dict[int, str]:
-    """Department names by id, for the admin's list of every department's matters."""
-    ids = set(department_ids)
-    if not ids:
-        return {}
-    return {i: n for i, n in uow.session.execute(
-        select(Department.id, Department.name).where(Department.id.in_(ids)))}

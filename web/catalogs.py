@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from issuance import approval, catalogs, cert_types
 from issuance.codes import HOLDER_TYPES
+from issuance.departments import choices as department_choices, names as department_names
 from issuance.errors import ValidationError
 from issuance.models import RoleCode
 
@@ -67,7 +68,7 @@ def home():
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
         ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=False, page=page, args=args, share_types=_share_options(),
-                               departments=catalogs.department_choices(uow, actor),
+                               departments=department_choices(uow, actor, approved_only=False),
                                may_apply=_may_apply(actor), can_apply=catalogs.can_apply_for_use)
     return ctx()
 
@@ -84,7 +85,7 @@ def view(catalog_id: int):
         history = approval.history(uow.session, approval.CATALOG_REVIEW.kind, cat.id) \
             if actor.can_see_department(cat.department_id) else []
         ctx = kit.later(uow, render_template, "catalogs/view.html", cat=cat, t=t, history=history,
-                               department=dict(catalogs.department_choices(uow, actor)).get(cat.department_id, ""),
+                               department=department_names(uow, actor, [cat.department_id]).get(cat.department_id, ""),
                                value_types=dict(VALUE_TYPES), holder_types=HOLDER_TYPES,
                                may_apply=_may_apply(actor) and catalogs.can_apply_for_use(cat),
                                own=actor.can_see_department(cat.department_id), reviewing=False)
@@ -104,7 +105,7 @@ def maintenance():
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
         ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=True, page=page, args=args, share_types=_share_options(),
-                               departments=catalogs.department_choices(uow, actor))
+                               departments=department_choices(uow, actor, approved_only=False))
     return ctx()
 
 
@@ -156,7 +157,7 @@ def review_list():
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
         ctx = kit.later(uow, render_template, "catalogs/review_list.html", page=page, args=args, states=_state_options(),
-                               departments=catalogs.department_choices(uow, actor))
+                               departments=department_choices(uow, actor, approved_only=False))
     return ctx()
 
 
@@ -178,7 +179,7 @@ def review(catalog_id: int):
         list(t.fields)  # loaded now: the page is rendered after the unit of work is closed
         ctx = kit.later(uow, render_template, "catalogs/view.html", cat=cat, t=t,
                                history=approval.history(uow.session, approval.CATALOG_REVIEW.kind, cat.id),
-                               department=dict(catalogs.department_choices(uow, actor)).get(cat.department_id, ""),
+                               department=department_names(uow, actor, [cat.department_id]).get(cat.department_id, ""),
                                value_types=dict(VALUE_TYPES), holder_types=HOLDER_TYPES, may_apply=False,
                                own=True, reviewing=True, errors=errors, reason=reason)
     page = ctx()

@@ -17,7 +17,8 @@ from pathlib import Path
 from flask import current_app, g, render_template, request, send_file
 from flask_babel import gettext as _
 
-from issuance import catalogs, cert_types, matter_import, matters
+from issuance import cert_types, matter_import, matters
+from issuance.departments import choices as department_choices, names as department_names
 from issuance.errors import Conflict, NotFound, ValidationError
 from issuance.models import RoleCode
 
@@ -69,8 +70,8 @@ def index():
     with kit.uow() as uow:
         page = matters.search(uow, actor, text=args.filters["text"], department_id=args.int_filter("department"),
                               page=args.page, size=args.size, sort=args.sort)
-        names = matters.department_names(uow, (m.department_id for m in page.items))
-        departments = catalogs.department_choices(uow, actor) if actor.is_admin else []
+        names = department_names(uow, actor, (m.department_id for m in page.items))
+        departments = department_choices(uow, actor, approved_only=False) if actor.is_admin else []
         ctx = kit.later(uow, render_template, "matters/index.html", page=page, args=args, names=names, departments=departments,
                                import_errors=None, max_mb=matter_import.MAX_BYTES // (1024 * 1024))
     return ctx()
@@ -79,7 +80,8 @@ def index():
 def _form(values: dict, errors: dict, matter_id: int | None = None):
     actor = current_actor()
     with kit.uow() as uow:
-        departments = catalogs.department_choices(uow, actor) if actor.is_admin and not actor.department_id else []
+        departments = (department_choices(uow, actor) if actor.is_admin and not actor.department_id
+                       else [])  # where a new matter may go: onboarded departments
     return kit.form_page("matters/form.html", errors, values=values, matter_id=matter_id, departments=departments)
 
 
@@ -189,8 +191,8 @@ def _import_failed(errors: dict[str, str], keep: bool, message: str = ""):
     args = kit.ListArgs(sort="code")
     with kit.uow() as uow:
         page = matters.search(uow, actor, page=1, size=args.size, sort=args.sort)
-        names = matters.department_names(uow, (m.department_id for m in page.items))
-        departments = catalogs.department_choices(uow, actor) if actor.is_admin else []
+        names = department_names(uow, actor, (m.department_id for m in page.items))
+        departments = department_choices(uow, actor, approved_only=False) if actor.is_admin else []
         ctx = kit.later(uow, render_template, "matters/index.html", page=page, args=args, names=names, departments=departments,
                                import_errors=errors, import_message=message, report=keep,
                                max_mb=matter_import.MAX_BYTES // (1024 * 1024))
@@ -219,7 +221,7 @@ def _links_page(kind: str, errors: dict | None = None, values: dict | None = Non
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
         ctx = kit.later(uow, render_template, "matters/links.html", kind=kind, page=page, args=args,
-                               departments=catalogs.department_choices(uow, actor) if actor.is_admin else [],
+                               departments=department_choices(uow, actor, approved_only=False) if actor.is_admin else [],
                                matter_choices=[(m.id, f"{m.code} {m.name}") for m in matters.choices(uow, actor)],
                                type_choices=[(t.id, f"{t.name}（{t.code}）") for t in cert_types.choices(
                                    uow, actor, own_only=(kind == "issues"))],

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from issuance import approval, catalogs, cert_types
 from issuance.codes import HOLDER_TYPES
+from issuance.departments import names as department_names
 from issuance.errors import Conflict, ValidationError
 from issuance.models import RoleCode, ValueType
 
@@ -157,7 +158,7 @@ def index():
     with kit.uow() as uow:
         page = cert_types.search(uow, actor, text=args.filters["text"], status=_state(args.filters["status"]),
                                  page=args.page, size=args.size, sort=args.sort)
-        names = cert_types.department_names(uow, (t.department_id for t in page.items))
+        names = department_names(uow, actor, (t.department_id for t in page.items))
         returned = approval.returned(uow.session, approval.TYPE_REVIEW.kind, (t.id for t in page.items))
         ctx = kit.later(uow, render_template, "types/index.html", page=page, args=args, names=names,
                                states=_state_options(), returned=returned)
@@ -208,7 +209,7 @@ def view(type_id: int):
         history = cert_types.review_history(uow, actor, type_id)
         ctx = kit.later(uow, render_template, "types/view.html", t=t, catalog=catalogs.of_type(uow, actor, t.id),
                                history=history, has_certificates=cert_types.has_certificates(uow, t.id),
-                               department=cert_types.department_names(uow, [t.department_id]).get(t.department_id, ""),
+                               department=department_names(uow, actor, [t.department_id]).get(t.department_id, ""),
                                value_types=dict(VALUE_TYPES), holder_types=HOLDER_TYPES,
                                designer=designer_links(t), reviewing=False,
                                returned=approval.returned(uow.session, approval.TYPE_REVIEW.kind, [t.id]))
@@ -309,7 +310,7 @@ def review_list():
     with kit.uow() as uow:
         page = cert_types.search(uow, actor, text=args.filters["text"], status=_state(args.filters["status"]),
                                  own_only=False, page=args.page, size=args.size, sort=args.sort)
-        names = cert_types.department_names(uow, (t.department_id for t in page.items))
+        names = department_names(uow, actor, (t.department_id for t in page.items))
         ctx = kit.later(uow, render_template, "types/review_list.html", page=page, args=args, names=names,
                                states=_state_options())
     return ctx()
@@ -333,7 +334,7 @@ def review(type_id: int):
         list(t.fields)
         history = approval.history(uow.session, approval.TYPE_REVIEW.kind, t.id)
         ctx = kit.later(uow, render_template, "types/view.html", t=t, catalog=None, history=history, has_certificates=False,
-                               department=cert_types.department_names(uow, [t.department_id]).get(t.department_id, ""),
+                               department=department_names(uow, actor, [t.department_id]).get(t.department_id, ""),
                                value_types=dict(VALUE_TYPES), holder_types=HOLDER_TYPES,
                                designer={"edit": False, "view": False}, reviewing=True, errors=errors,
                                reason=reason)

@@ -131,17 +131,13 @@ def system_review(state: State, system_id: int, username: str, approve: bool, re
 @click.pass_obj
 def system_list(state: State, username: str, status: str, page: int) -> None:
     """The client systems the user may see: their department's, or every department's for an admin."""
-    from sqlalchemy import select
-
-    from issuance import client_systems
-    from issuance.models import Department
+    from issuance import client_systems, departments
 
     platform = state.platform
     with platform.uow() as uow:
-        result = client_systems.search(uow, user_actor(uow, platform, username), status=status, page=page, size=50)
-        ids = {cs.department_id for cs in result.items}
-        names = dict(uow.session.execute(select(Department.id, Department.name).where(Department.id.in_(ids))).all()) \
-            if ids else {}
+        actor = user_actor(uow, platform, username)
+        result = client_systems.search(uow, actor, status=status, page=page, size=50)
+        names = departments.names(uow, actor, {cs.department_id for cs in result.items})
         _table(("ID", "DEPARTMENT", "NAME", "IPS", "STATUS", "ACCOUNTID"),
                [(cs.id, names.get(cs.department_id, ""), cs.name, ",".join(cs.ips), cs.status.value,
                  cs.account_id or "-") for cs in result.items])
