@@ -38,7 +38,9 @@ def current_actor():
             session.clear()
             return None
         g.actor = accounts.actor_for(uow, user, platform.policy, client_ip())
-        g.user_display = user.display_name
+        from .shell import shell_facts  # the shell's view module imports this one
+
+        g.shell_facts = shell_facts(uow, user, g.actor)
     return g.actor
 
 

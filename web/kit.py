@@ -206,10 +206,11 @@ def uow():
     return current_platform().uow()
 
 
-# Pages are rendered after their unit of work is closed: the shell's context processor opens one of
-# its own, and on SQLite a second open unit of work waits for the first (one writer at a time, the
-# units of work begin IMMEDIATE). What the page shows is detached first, so that closing the unit of
-# work (a rollback when nothing was committed) does not expire it.
+# Pages are rendered after their unit of work is closed, so that it holds the database (on SQLite
+# the one writer's lock: units of work begin IMMEDIATE) no longer than the reads take. What the
+# page shows is detached first, so that closing the unit of work (a rollback when nothing was
+# committed) does not expire it. Rendering itself opens none: the shell's facts are read with the
+# signed-in user (web/shell.py shell_facts).
 
 def detach(uow) -> None:
     """Keep what the view read usable once ``uow`` is closed (rows expired by a refused change

@@ -106,30 +106,31 @@ def _avatar_path(user_id: int) -> Path:
 
 @bp.app_context_processor
 def _shell_context() -> dict:
-    """What the top bar and the navigation need; nothing when nobody is signed in."""
+    """What the top bar and the navigation need; nothing when nobody is signed in. The facts were
+    read with the signed-in user (``shell_facts``), so rendering a page opens no unit of work."""
     actor = g.get("actor")
-    if actor is None:
+    facts = g.get("shell_facts")
+    if actor is None or facts is None:
         return {"shell": None}
-    platform = current_platform()
-    with platform.uow() as uow:
-        user = uow.session.get(User, actor.user_id)
-        if user is None:
-            return {"shell": None}
-        departments = accounts.departments_of(uow, user)
-        tenants = accounts.tenants_of(uow, actor)
-        dept = uow.session.get(Department, actor.department_id) if actor.department_id else None
-        tenant = uow.session.get(Tenant, actor.tenant_id)
-        info = {
-            "username": user.username,
-            "display_name": user.display_name or user.username,
-            "department": dept.name if dept else "",
-            "tenant": tenant.name if tenant else "",
-            "several_departments": len(departments) > 1,
-            "several_tenants": len(tenants) > 1,
-            "has_avatar": _avatar_path(user.id).is_file(),
-            "nav": nav_entries(actor),
-        }
-    return {"shell": info}
+    return {"shell": dict(facts, nav=nav_entries(actor))}
+
+
+def shell_facts(uow, user: User, actor) -> dict:
+    """The top bar's facts of ``user`` acting as ``actor``, read once per request by
+    ``auth.current_actor`` in its own unit of work."""
+    departments = accounts.departments_of(uow, user)
+    tenants = accounts.tenants_of(uow, actor)
+    dept = uow.session.get(Department, actor.department_id) if actor.department_id else None
+    tenant = uow.session.get(Tenant, actor.tenant_id)
+    return {
+        "username": user.username,
+        "display_name": user.display_name or user.username,
+        "department": dept.name if dept else "",
+        "tenant": tenant.name if tenant else "",
+        "several_departments": len(departments) > 1,
+        "several_tenants": len(tenants) > 1,
+        "has_avatar": _avatar_path(user.id).is_file(),
+    }
 
 
 # --- field errors of the domain, in the reader's language ---------------------------------------
