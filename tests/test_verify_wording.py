@@ -13,48 +13,22 @@ from __future__ import annotations
 import io
 import json
 import re
-from types import SimpleNamespace
 
 import pytest
 
-from certledger.config import load_settings
-from certledger.datadir import init_data_dir
-from certledger.runtime import Platform
 from issuance import digital_certificates as dcerts
-from issuance import lifecycle
-from issuance.anchoring import Worker
-from issuance.pipeline import issue
 from issuance.process import ProcessStep, detail_parts
 from issuance.public_verification import verify_file, verify_identifier, verify_identifiers
 from issuance.verification import Check
 from sharing.service import verdict_answer
-from tests.conftest import FAST_HASHING, PASSWORD, make_world
-from tests.helpers import approved_licence_type, login
-from tests.test_pipeline import issuing, ofd_file, with_design
-from tests.test_public_verification import UNKNOWN, csrf, qr_path, tampered_ofd, upload
+from tests.conftest import PASSWORD
+from tests.helpers import login
+from tests.test_pipeline import ofd_file
+# ``issued`` (a fixture): three issued certificates with a surface design, the second one revoked
+from tests.test_public_verification import UNKNOWN, csrf, issued, qr_path, tampered_ofd, upload  # noqa: F401
 from web.app import create_app
 from web.certs import process_detail
 from web.verify import CHECK_SENTENCES, check_sentence
-
-
-@pytest.fixture(scope="module")
-def issued(tmp_path_factory):
-    """Three issued certificates of a type with a surface design, the second one revoked (as in
-    tests/test_public_verification.py)."""
-    d = tmp_path_factory.mktemp("wording") / "data"
-    init_data_dir(d)
-    platform = Platform(load_settings(d, environ=FAST_HASHING))
-    world = make_world(platform)
-    t = approved_licence_type(world)
-    with_design(world, t)
-    good, revoked, other = issuing(world, t, [1, 2, 3])
-    assert issue(platform, [good.id, revoked.id, other.id], workers=0).ok
-    with world.uow() as uow:
-        lifecycle.revoke(uow, world.clerk, revoked.id, "吊销营业执照")
-        uow.commit()
-    Worker(platform.session_factory, platform.ledger).drain()
-    yield SimpleNamespace(world=world, platform=platform, good=good, revoked=revoked, other=other)
-    platform.close()
 
 
 ENGLISH_DETAILS = ("anchored at", "leads to the anchored batch root", "effective (有效)", "batch of", "next review due",

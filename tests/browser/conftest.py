@@ -88,3 +88,52 @@ def captcha_of(page, action) -> str:
     response = info.value
     assert response.status == 200 and response.header_value("content-type") == "image/png"
     return response.header_value("x-captcha-answer")
+
+
+class Watch:
+    """What every page of a context did wrong: requests leaving the server, console errors, page
+    errors, 5xx responses (hard problems), and 4xx responses (listed, checked at the end)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.outside: list[str] = []
+        self.problems: list[str] = []
+        self.client_errors: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("request", self._request)
+        page.on("response", self._response)
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error on {page.url}: {e}"))
+
+    def _request(self, r) -> None:
+        if not (r.url.startswith(self.base) or r.url.startswith("data:") or r.url.startswith("blob:")):
+            self.outside.append(r.url)
+
+    def _response(self, r) -> None:
+        if r.url.endswith("/favicon.ico"):
+            return
+        if r.status >= 500:
+            self.problems.append(f"{r.status} {r.request.method} {r.url}")
+        elif r.status >= 400:
+            self.client_errors.append(f"{r.status} {r.request.method} {r.url}")
+
+    def _console(self, m) -> None:
+        if m.type != "error":
+            return
+        where = (m.location or {}).get("url", "")
+        if where.endswith("/favicon.ico"):
+            return
+        if "the server responded with a status of 4" in m.text:  # a 4xx page: in client_errors already
+            return
+        self.problems.append(f"console: {m.text} ({where})")
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:
+    """Through the login page, with the captcha's answer the test server tells."""
+    answer = captcha_of(page, lambda: page.goto(base + "/login"))
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.fill("#captcha", answer)
+    page.click("button.primary")
+    page.wait_for_selector("#user-menu")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, captcha_of, served
+from tests.browser.conftest import ADMIN_PASSWORD, Watch, served, sign_in
 
 SCREENSHOTS = Path(__file__).with_name("screenshots")  # git-ignored (see its .gitignore)
 SOURCE = "holder_code"  # a basic item the default design does not show
@@ -28,19 +28,9 @@ def saved_design(page) -> dict:
 
 
 def test_drag_a_field_onto_the_face_move_it_save_and_find_it_there(designer_server, page, tmp_path):
-    outside, problems = [], []
-    page.on("request", lambda r: None if r.url.startswith(designer_server) else outside.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-
-    answer = captcha_of(page, lambda: page.goto(designer_server + "/login"))
-    page.fill("#username", "admin")
-    page.fill("#password", ADMIN_PASSWORD)
-    page.fill("#captcha", answer)
-    page.click("button.primary")
-    page.wait_for_selector("#user-menu")
+    watch = Watch(designer_server)
+    watch.attach(page)
+    sign_in(page, designer_server, "admin", ADMIN_PASSWORD)
 
     page.goto(designer_server + "/types/1/design")
     page.wait_for_selector("#designer .el")
@@ -105,4 +95,4 @@ def test_drag_a_field_onto_the_face_move_it_save_and_find_it_there(designer_serv
     page.click("#view-design")
     page.wait_for_selector("#design-picture")
     assert page.locator("#design-picture").bounding_box()["width"] > 400
-    assert outside == [] and problems == []
+    assert watch.outside == [] and watch.problems == [] and watch.client_errors == []

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, captcha_of, served
+from tests.browser.conftest import ADMIN_PASSWORD, Watch, served, sign_in
 from tests.helpers import valid_uscc
 
 SCREENSHOTS = Path(__file__).with_name("screenshots")  # git-ignored (see its .gitignore)
@@ -50,54 +50,6 @@ def journey_server(tmp_path_factory):
         ["user", "create", "zhang", "--password", PASSWORD, "--name", "张伟"],
         ["user", "create", "lina", "--password", PASSWORD, "--name", "李娜"],  # "li": too short (3-64)
     ])
-
-
-class Watch:
-    """What every page of a context did wrong: requests leaving the server, console errors, page
-    errors, 5xx responses (hard problems), and 4xx responses (listed, checked at the end)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.outside: list[str] = []
-        self.problems: list[str] = []
-        self.client_errors: list[str] = []
-
-    def attach(self, page) -> None:
-        page.on("request", self._request)
-        page.on("response", self._response)
-        page.on("console", self._console)
-        page.on("pageerror", lambda e: self.problems.append(f"page error on {page.url}: {e}"))
-
-    def _request(self, r) -> None:
-        if not (r.url.startswith(self.base) or r.url.startswith("data:") or r.url.startswith("blob:")):
-            self.outside.append(r.url)
-
-    def _response(self, r) -> None:
-        if r.url.endswith("/favicon.ico"):
-            return
-        if r.status >= 500:
-            self.problems.append(f"{r.status} {r.request.method} {r.url}")
-        elif r.status >= 400:
-            self.client_errors.append(f"{r.status} {r.request.method} {r.url}")
-
-    def _console(self, m) -> None:
-        if m.type != "error":
-            return
-        where = (m.location or {}).get("url", "")
-        if where.endswith("/favicon.ico"):
-            return
-        if "the server responded with a status of 4" in m.text:  # a 4xx page: in client_errors already
-            return
-        self.problems.append(f"console: {m.text} ({where})")
-
-
-def login(page, base: str, username: str, password: str) -> None:
-    answer = captcha_of(page, lambda: page.goto(base + "/login"))
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.fill("#captcha", answer)
-    page.click("button.primary")
-    wait(page, "#user-menu")
 
 
 def wait(page, selector: str, timeout: float | None = None):
@@ -158,7 +110,7 @@ def test_issue_8_journey_from_onboarding_to_public_verification(journey_server, 
         started = time.monotonic()
 
         # --- 1. zhang, in no department yet, applies for one (部门进驻 → 新增) -------------------
-        login(zhang, base, "zhang", PASSWORD)
+        sign_in(zhang, base, "zhang", PASSWORD)
         assert zhang.locator(".sidenav a[href='/types']").count() == 0  # no department: no maker pages
         nav(zhang, "/departments", "#department-list")
         zhang.click("#new-department")
@@ -172,7 +124,7 @@ def test_issue_8_journey_from_onboarding_to_public_verification(journey_server, 
         assert zhang.inner_text("#department-code") == DEPT["code"]
 
         # --- 2. admin approves the onboarding ---------------------------------------------------
-        login(admin, base, "admin", ADMIN_PASSWORD)
+        sign_in(admin, base, "admin", ADMIN_PASSWORD)
         nav(admin, "/departments", "#department-list")
         admin.click(f"#department-list tr[data-id='{dept_id}'] a.btn")
         wait(admin, "#review-form")

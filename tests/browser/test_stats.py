@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, captcha_of, served
+from tests.browser.conftest import ADMIN_PASSWORD, Watch, served, sign_in
 
 SCREENSHOTS = Path(__file__).with_name("screenshots")  # git-ignored (see its .gitignore)
 ECHARTS = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor" / "echarts.min.js"
@@ -25,19 +25,9 @@ def stats_server(tmp_path_factory):
 
 
 def test_stats_page_draws_its_charts_with_nothing_from_outside(stats_server, page):
-    outside, problems = [], []
-    page.on("request", lambda r: None if r.url.startswith(stats_server) else outside.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-
-    answer = captcha_of(page, lambda: page.goto(stats_server + "/login"))
-    page.fill("#username", "admin")
-    page.fill("#password", ADMIN_PASSWORD)
-    page.fill("#captcha", answer)
-    page.click("button.primary")
-    page.wait_for_selector("#user-menu")
+    watch = Watch(stats_server)
+    watch.attach(page)
+    sign_in(page, stats_server, "admin", ADMIN_PASSWORD)
 
     page.click(".sidenav a[href='/stats']")
     page.wait_for_selector("#stats-totals")
@@ -54,4 +44,4 @@ def test_stats_page_draws_its_charts_with_nothing_from_outside(stats_server, pag
     page.click("text=English")
     page.wait_for_selector("text=Certificates by department")
     page.locator("[data-chart] canvas").nth(3).wait_for()  # no eval: the page's CSP forbids it
-    assert outside == [] and problems == []
+    assert watch.outside == [] and watch.problems == [] and watch.client_errors == []
