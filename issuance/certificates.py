@@ -440,3 +440,9 @@ def issuing_matters(uow: UnitOfWork, actor: Actor, type_id: int) -> list[Matter]
     """
     t, _dept = _issuable_type(uow, actor, type_id)
     return [m for _code, m in sorted(_issuing_matters(uow, t.id).items())]
+
+
+def matters_of(uow: UnitOfWork, cert: Certificate) -> list[Matter]:
+    """The matters that issue ``cert``'s type (the choices of its edit form), by code; ``cert`` is
+    one the actor was allowed to read (``get``)."""
+    return [m for _code, m in sorted(_issuing_matters(uow, cert.type_id).items())]

@@ -261,7 +261,9 @@ def test_edit_before_issuance_with_errors_next_to_fields_and_nothing_half_writte
     cid = enter(world, t, 1)
     clerk = client_for(app, "clerk1")
     form = clerk.get(f"/certificates/{cid}/edit").get_data(as_text=True)
-    assert 'id="edit-form"' in form and 'id="save"' in form and 'value="企业1"' in form
+    # the entry module's form (one edit form for a certificate), posting back here
+    assert 'id="entry-form"' in form and 'id="submit"' in form and 'value="企业1"' in form
+    assert f'action="/certificates/{cid}/edit"' in form
     good = {"holder": "企业一号", "holder_code": basic(1)["holder_code"], "number": basic(1)["number"],
             "issue_date": "2024-03-01", "valid_from": "2024-03-01", "valid_to": "2044-02-29",
             "f_ENTNAME": "企业一号", "f_dom": "哈尔滨市道里区新路2号", "f_name": "李四", "f_REPORTTYPE": "有限责任公司",
@@ -270,7 +272,7 @@ def test_edit_before_issuance_with_errors_next_to_fields_and_nothing_half_writte
     html = r.get_data(as_text=True)
     assert r.status_code == 400
     assert re.search(r'id="holder-error">请填写持证主体', html)
-    assert re.search(r'id="valid_to-error">有效期截止日期不能早于开始日期', html)
+    assert re.search(r'id="valid_to-error">有效期截止日期不能早于起始日期', html)
     assert 'id="f_dom"' in html and 'value="哈尔滨市道里区新路2号"' in html  # what was typed is kept
     with world.uow() as uow:
         c = uow.session.get(Certificate, cid)

@@ -60,6 +60,11 @@ def _may_apply(actor) -> bool:
 @bp.route("")
 @kit.guard()
 def home():
+    return _approved_catalogs(maintenance=False)
+
+
+def _approved_catalogs(maintenance: bool):
+    """目录首页 (view, 用证申请) or, for the admin, 目录维护 (delete): the approved catalogs, filtered."""
     args = kit.list_args("text", "share_type", "department", sort="-created_at")
     actor = current_actor()
     with kit.uow() as uow:
@@ -67,9 +72,9 @@ def home():
                                     share_type=args.filters["share_type"],
                                     department_id=args.int_filter("department"),
                                     page=args.page, size=args.size, sort=args.sort)
-        ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=False, page=page, args=args, share_types=_share_options(),
-                               departments=department_choices(uow, actor, approved_only=False),
-                               may_apply=_may_apply(actor), can_apply=catalogs.can_apply_for_use)
+        ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=maintenance, page=page, args=args,
+                        share_types=_share_options(), departments=department_choices(uow, actor, approved_only=False),
+                        may_apply=not maintenance and _may_apply(actor), can_apply=catalogs.can_apply_for_use)
     return ctx()
 
 
@@ -97,16 +102,7 @@ def view(catalog_id: int):
 @bp.route("/maintenance")
 @kit.guard(admin_only=True)
 def maintenance():
-    args = kit.list_args("text", "share_type", "department", sort="-created_at")
-    actor = current_actor()
-    with kit.uow() as uow:
-        page = catalogs.search_rows(uow, actor, status="approved", text=args.filters["text"],
-                                    share_type=args.filters["share_type"],
-                                    department_id=args.int_filter("department"),
-                                    page=args.page, size=args.size, sort=args.sort)
-        ctx = kit.later(uow, render_template, "catalogs/home.html", maintenance=True, page=page, args=args, share_types=_share_options(),
-                               departments=department_choices(uow, actor, approved_only=False))
-    return ctx()
+    return _approved_catalogs(maintenance=True)
 
 
 # --- 目录管理 (the department's own) ------------------------------------------------------------------

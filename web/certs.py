@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from issuance import cert_types, certificates, departments, lifecycle, process, renditions
 from issuance.context import Actor
-from issuance.errors import Conflict, IllegalTransition, ValidationError
+from issuance.errors import ValidationError
 from issuance.field_values import parse_date
 from issuance.models import CertificateStatus as S, RoleCode, ValueType
 
@@ -58,7 +58,6 @@ PROCESS_LABELS = {
 CERT_STATES = [S.DRAFT, S.SUBMITTED, S.APPROVED, S.ISSUING, S.EFFECTIVE, S.LOST, S.REVOKED, S.REVIEW_OVERDUE,
                S.SUPERSEDED]
 ANNUAL_STATES = list(lifecycle.ANNUAL_LISTED)
-BASIC_FIELDS = ("holder", "holder_code", "number", "issue_date", "valid_from", "valid_to", "next_review_due")
 
 
 
@@ -183,77 +182,13 @@ def surface(cert_id: int):
 
 # --- edit and delete before issuance ---------------------------------------------------------------
 
-def _basic_errors(e: ValidationError, columns: dict[str, str]) -> dict[str, str]:
-    """The domain's (English) messages by form field, in the reader's language where known."""
-    out: dict[str, str] = {}
-    for key, text in e.errors.items():
-        if key in ("issue_date", "valid_from", "next_review_due"):
-            out[key] = _("请输入正确的日期，例如 2024-03-01")
-        elif key == "valid_to":
-            out[key] = (_("有效期截止日期不能早于开始日期") if "before" in text
-                        else _("请输入正确的日期，例如 2024-03-01"))
-        elif key == "holder":
-            out[key] = _("请填写持证主体（不超过 256 个字符）")
-        elif key == "holder_code":
-            out[key] = _("请填写正确的持证主体代码")
-        elif key == "number":
-            out[key] = _("请填写证照编号（不超过 128 个字符）")
-        elif key in columns:
-            out[f"f_{key}"] = (_("%(name)s为必填项", name=columns[key]) if text.endswith("is required")
-                               else _("%(name)s格式不正确", name=columns[key]) + f"（{text}）")
-        else:
-            out["form"] = text
-    return out
-
-
-INPUT_KINDS = {ValueType.ENUM: "select", ValueType.TEXT: "textarea", ValueType.DATE: "date"}
-
-
-def _inputs(fields) -> list[dict]:
-    """The form inputs of the type's (non-image) fields, named ``f_<column>``."""
-    return [{"name": f"f_{f.column_name}", "label": f.name, "kind": INPUT_KINDS.get(f.value_type, "text"),
-             "required": f.required, "options": [(o, o) for o in (f.options or [])],
-             "maxlength": f.max_length if f.value_type is ValueType.STRING else None} for f in fields]
-
-
 @bp.route("/<int:cert_id>/edit", methods=["GET", "POST"])
 @kit.guard(*MAKERS, department=True)
 def edit(cert_id: int):
-    actor = current_actor()
-    g.nav = "certs.index"
-    errors: dict[str, str] = {}
-    with kit.uow() as uow:
-        cert = certificates.get(uow, actor, cert_id)
-        ctype = cert_types.get(uow, actor, cert.type_id)
-        fields = [f for f in ctype.fields if f.value_type is not ValueType.IMAGE]  # images: entered on the entry page
-        if request.method == "POST":
-            basic = kit.form_values(*BASIC_FIELDS if cert.annual_review else BASIC_FIELDS[:-1])
-            stored = certificates.values_of(uow, cert)
-            posted = {f.column_name: (request.form.get(f"f_{f.column_name}") or "").strip() for f in fields}
-            try:
-                certificates.update(uow, actor, cert.id, basic, {**stored, **posted})
-                uow.commit()
-            except ValidationError as e:
-                uow.rollback()
-                errors = _basic_errors(e, {f.column_name: f.name for f in ctype.fields})
-            except Conflict:
-                uow.rollback()
-                errors = {"number": _("该类型下已有相同编号的证照")}
-            else:
-                return kit.done(_("已保存"), "certs.view", cert_id=cert_id)
-            form = {**basic, **{f"f_{k}": v for k, v in posted.items()}}
-        else:
-            # refuse at once what the domain would refuse on save (issued or under review)
-            if cert.status not in certificates.EDITABLE_STATES:
-                raise IllegalTransition("certificate", cert.identifier, cert.status.value, "edited",
-                                        "only a draft (or a rejected entry, back in draft) can be edited")
-            form = {k: getattr(cert, k) for k in BASIC_FIELDS if k != "holder_code"}
-            form["holder_code"] = certificates.holder_code_of(uow, cert)
-            form.update({f"f_{k}": v for k, v in certificates.values_of(uow, cert).items()})
-        inputs = _inputs(fields)
-        page_view = partial(kit.form_page, "certs/edit.html", errors, cert=cert, inputs=inputs, form=form)
-        kit.detach(uow)
-    return page_view()
+    """编辑 before issuance: the entry module's form, back to this certificate's page when saved."""
+    from .entry import edit_form
+
+    return edit_form(cert_id, "certs.view", "certs.index")
 
 
 @bp.route("/<int:cert_id>/delete", methods=["POST"])

@@ -117,8 +117,11 @@ def _messages(ctype: CertificateType, e: ValidationError) -> dict[str, str]:
     return out
 
 
-def _form_context(uow, actor, ctype: CertificateType, basic: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
-    matters = certificates.issuing_matters(uow, actor, ctype.id)
+def _form_context(uow, actor, ctype: CertificateType, basic: Mapping[str, Any], values: Mapping[str, Any],
+                  cert=None) -> dict:
+    """What entry/form.html needs: a new certificate's (``cert`` None) or an edited one's."""
+    matters = certificates.matters_of(uow, cert) if cert is not None else certificates.issuing_matters(
+        uow, actor, ctype.id)
     return {
         "ctype": ctype, "basic_columns": _basic_columns(ctype), "fields": _fields(ctype), "basic": basic,
         "values": values, "holder_types": sorted(HOLDER_TYPES.items()),
@@ -185,7 +188,13 @@ def new(type_id: int):
 @bp.route("/<int:cert_id>/edit", methods=["GET", "POST"])
 @kit.guard(*MAKERS, department=True)
 def edit(cert_id: int):
-    g.nav = "entry.index"
+    return edit_form(cert_id, "entry.view", "entry.index")
+
+
+def edit_form(cert_id: int, saved: str, nav: str):
+    """The form of a certificate not yet submitted (录入 and 证照管理 both edit with it): GET shows
+    it filled in, POST saves and goes to ``saved`` (an endpoint taking ``cert_id``)."""
+    g.nav = nav
     actor = kit.current_actor()
     errors: dict[str, str] = {}
     with kit.uow() as uow:
@@ -201,7 +210,7 @@ def edit(cert_id: int):
                 try:
                     certificates.update(uow, actor, cert.id, basic, values)
                     uow.commit()
-                    return kit.done(_("已保存"), "entry.view", cert_id=cert.id)
+                    return kit.done(_("已保存"), saved, cert_id=cert.id)
                 except ValidationError as e:
                     errors = _messages(ctype, e)
                 except Conflict:
@@ -210,8 +219,8 @@ def edit(cert_id: int):
             basic = {c.key: getattr(cert, c.key, "") for c in _basic_columns(ctype)}
             basic["holder_code"] = certificates.holder_code_of(uow, cert)
             values = stored
-        ctx = kit.later(uow, kit.form_page, "entry/form.html", errors, action=url_for("entry.edit", cert_id=cert.id),
-                             title=_("编辑证照"), cert=cert, **_form_context(uow, actor, ctype, basic, values))
+        ctx = kit.later(uow, kit.form_page, "entry/form.html", errors, action=url_for(request.endpoint, cert_id=cert.id),
+                             title=_("编辑证照"), cert=cert, **_form_context(uow, actor, ctype, basic, values, cert))
     return ctx()
 
 
